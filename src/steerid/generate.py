@@ -1,0 +1,187 @@
+"""Batched steered generation and teacher-forced continuation log-probabilities.
+
+Common random numbers. Sampling is done by the Gumbel-max trick inside a greedy decode:
+
+    y_t = argmax_v ( ℓ_t[v] / T + g_t[v] ),   g_t[v] = −log(−log u_t[v]),  u ~ U(0, 1)
+
+is an exact draw from softmax(ℓ_t / T). The uniforms u of row b come from a generator seeded
+with that row's *prompt* seed, so the same prompt under different steering conditions consumes
+the same random stream: conditions differ only through their logits (a paired design), and the
+result does not depend on which other rows share the batch.
+
+Only the continuation is returned (tokens after the prompt, cut at end-of-sequence), never the
+prompt text, so scorers can never score the prompt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from transformers import GenerationConfig, LogitsProcessor, LogitsProcessorList
+
+from steerid.batching import check_texts, chunks, encode, left_pad, position_ids_from_mask
+from steerid.errors import DataError
+from steerid.models.loader import LoadedModel
+from steerid.models.site import Site
+from steerid.steer import Scope, as_deltas, steering
+
+
+class PerRowGumbelSampler(LogitsProcessor):
+    """Turns greedy decoding into per-row seeded sampling (temperature and nucleus)."""
+
+    def __init__(self, seeds: Sequence[int], temperature: float = 1.0, top_p: float = 1.0) -> None:
+        if temperature <= 0:
+            raise DataError(f"temperature must be > 0, got {temperature}", "use --greedy for temperature 0")
+        if not 0 < top_p <= 1:
+            raise DataError(f"top_p must be in (0, 1], got {top_p}", "pass a value such as 0.9")
+        self.generators = [torch.Generator().manual_seed(int(s)) for s in seeds]
+        self.temperature = temperature
+        self.top_p = top_p
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.Tensor) -> torch.Tensor:
+        logits = scores.float() / self.temperature
+        if self.top_p < 1.0:
+            sorted_logits, order = logits.sort(dim=-1, descending=True)
+            cumulative = sorted_logits.softmax(-1).cumsum(-1)
+            drop_sorted = cumulative - sorted_logits.softmax(-1) >= self.top_p
+            drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)
+            logits = logits.masked_fill(drop, float("-inf"))
+        vocab = logits.shape[-1]
+        uniforms = torch.stack([torch.rand(vocab, generator=g) for g in self.generators])
+        uniforms = uniforms.clamp(1e-12, 1 - 1e-7).to(logits.device)
+        return logits - torch.log(-torch.log(uniforms))
+
+
+@dataclass
+class Generation:
+    """Continuations of a batch of prompts."""
+
+    texts: list[str]
+    tokens: list[list[int]]
+
+
+def _eos_ids(lm: LoadedModel) -> list[int]:
+    ids = {lm.tokenizer.eos_token_id}
+    configured = getattr(lm.model.generation_config, "eos_token_id", None)
+    ids.update(configured if isinstance(configured, list) else [configured])
+    return sorted(i for i in ids if i is not None)
+
+
+def _row_deltas(deltas, n: int, hidden: int) -> torch.Tensor | None:
+    if deltas is None:
+        return None
+    tensor = as_deltas(deltas, hidden)
+    if tensor.ndim == 1:
+        tensor = tensor.expand(n, -1)
+    if tensor.shape[0] != n:
+        raise DataError(f"{tensor.shape[0]} steering rows for {n} prompts", "give one row per prompt or a single vector")
+    return tensor
+
+
+def generate(lm: LoadedModel, prompts: Sequence[str], *, site: Site | None = None, deltas=None, scope: Scope = "all",
+             max_new_tokens: int = 32, greedy: bool = True, temperature: float = 1.0, top_p: float = 1.0,
+             seeds: Sequence[int] | None = None, batch_size: int = 64, add_special_tokens: bool = True) -> Generation:
+    """Generate continuations, optionally steered with one displacement per prompt.
+
+    Args:
+        prompts: fully formatted prompt strings (apply the chat template beforehand).
+        site, deltas: steering site and ``(d,)`` or ``(n_prompts, d)`` displacements (α included).
+        scope: steering scope (see :mod:`steerid.steer`).
+        greedy: argmax decoding; otherwise seeded sampling with ``temperature``/``top_p``.
+        seeds: one sampling seed per prompt (common random numbers across conditions).
+        batch_size: rows per forward pass.
+    """
+    prompts = check_texts(prompts, "prompts")
+    if max_new_tokens < 1:
+        raise DataError(f"max_new_tokens must be ≥ 1, got {max_new_tokens}", "pass --max-new-tokens 1 or more")
+    if not greedy and (seeds is None or len(seeds) != len(prompts)):
+        raise DataError("sampling needs one seed per prompt", "pass seeds=[...] of the same length as prompts")
+    rows = _row_deltas(deltas, len(prompts), lm.info.hidden_size)
+    if rows is not None and site is None:
+        raise DataError("steering deltas given without a site", "pass site=Site(layer)")
+    ids = encode(lm, prompts, add_special_tokens=add_special_tokens)
+    eos = _eos_ids(lm)
+    pad = lm.tokenizer.pad_token_id
+    config = GenerationConfig(max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
+                              pad_token_id=pad, eos_token_id=eos)
+    texts: list[str] = []
+    tokens: list[list[int]] = []
+    for part in chunks(len(ids), batch_size):
+        batch = left_pad(ids[part], pad)
+        processors = LogitsProcessorList()
+        if not greedy:
+            processors.append(PerRowGumbelSampler(seeds[part], temperature, top_p))  # type: ignore[index]
+        context = steering(lm, site, rows[part], scope=scope) if rows is not None else nullcontext()
+        with context, torch.inference_mode():
+            out = lm.model.generate(input_ids=batch.input_ids, attention_mask=batch.attention_mask,
+                                    generation_config=config, logits_processor=processors)
+        for row in out[:, batch.input_ids.shape[1]:].tolist():
+            cut = next((i for i, t in enumerate(row) if t in eos), len(row))
+            tokens.append(row[:cut])
+            texts.append(lm.tokenizer.decode(row[:cut], skip_special_tokens=True))
+    return Generation(texts=texts, tokens=tokens)
+
+
+@dataclass
+class TeacherForcedChunk:
+    """Log-softmax over the vocabulary at each continuation position of a chunk of rows."""
+
+    rows: slice
+    logprobs: torch.Tensor  # (b, C, V) float32, position j predicts continuation token j
+    targets: torch.Tensor  # (b, C) token ids (pad where mask is 0)
+    mask: torch.Tensor  # (b, C) bool, real continuation tokens
+
+
+def teacher_forced(lm: LoadedModel, prompts: Sequence[str], continuations: Sequence[str] | Sequence[Sequence[int]], *,
+                   site: Site | None = None, deltas=None, scope: Scope = "all", batch_size: int = 16,
+                   add_special_tokens: bool = True) -> Iterator[TeacherForcedChunk]:
+    """Yield next-token log-distributions over each continuation, teacher-forced, under steering.
+
+    Rows are laid out ``[left pads][prompt][continuation][right pads]`` so every prompt ends at
+    the same index P; with ``scope="generated"`` steering starts at P (the continuation).
+    Continuations are strings (tokenised without special tokens) or token-id lists.
+    """
+    prompts = check_texts(prompts, "prompts")
+    if len(continuations) != len(prompts):
+        raise DataError(f"{len(continuations)} continuations for {len(prompts)} prompts", "pair each prompt with one continuation")
+    prompt_ids = encode(lm, prompts, add_special_tokens=add_special_tokens)
+    cont_ids = [list(c) if not isinstance(c, str) else lm.tokenizer(c, add_special_tokens=False)["input_ids"]
+                for c in continuations]
+    rows = _row_deltas(deltas, len(prompts), lm.info.hidden_size)
+    pad = lm.tokenizer.pad_token_id
+    for part in chunks(len(prompt_ids), batch_size):
+        left = left_pad(prompt_ids[part], pad)
+        conts = cont_ids[part]
+        width = max(1, max(len(c) for c in conts))
+        b, p = left.input_ids.shape
+        right = torch.full((b, width), pad, dtype=torch.long)
+        right_mask = torch.zeros((b, width), dtype=torch.long)
+        for i, c in enumerate(conts):
+            right[i, : len(c)] = torch.tensor(c, dtype=torch.long)
+            right_mask[i, : len(c)] = 1
+        input_ids = torch.cat([left.input_ids, right], dim=1)
+        mask = torch.cat([left.attention_mask, right_mask], dim=1)
+        context = (steering(lm, site, rows[part], scope=scope, prompt_length=p) if rows is not None else nullcontext())
+        with context, torch.inference_mode():
+            logits = lm.model(input_ids=input_ids, attention_mask=mask, position_ids=position_ids_from_mask(mask),
+                              use_cache=False).logits
+        logprobs = torch.log_softmax(logits[:, p - 1 : p - 1 + width].float(), dim=-1)
+        yield TeacherForcedChunk(rows=part, logprobs=logprobs, targets=right, mask=right_mask.bool())
+
+
+def continuation_logprob(lm: LoadedModel, prompts: Sequence[str], continuations: Sequence[str], *,
+                         site: Site | None = None, deltas=None, scope: Scope = "all", batch_size: int = 16,
+                         reduce: str = "sum") -> np.ndarray:
+    """Log-probability of each continuation given its prompt (``sum`` or per-token ``mean``)."""
+    out = np.empty(len(prompts), dtype=np.float64)
+    for chunk in teacher_forced(lm, prompts, continuations, site=site, deltas=deltas, scope=scope, batch_size=batch_size):
+        picked = chunk.logprobs.gather(-1, chunk.targets.unsqueeze(-1)).squeeze(-1) * chunk.mask
+        total = picked.sum(-1).double()
+        if reduce == "mean":
+            total = total / chunk.mask.sum(-1).clamp(min=1)
+        out[chunk.rows] = total.numpy()
+    return out

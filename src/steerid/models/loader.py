@@ -1,0 +1,160 @@
+"""One loader for every model spec steerid accepts.
+
+Specs:
+    ``smollm2-135m`` (default) / ``gemma3-270m``: packaged GGUF, cached as safetensors;
+    ``tiny:<family>``: random tiny model for tests (see :mod:`steerid.models.tiny`);
+    a local directory in Hugging Face format;
+    a hub id (``org/name``): loaded from the local HF cache or the hub when reachable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+
+from steerid.errors import ModelError
+from steerid.models.families import find_blocks
+from steerid.models.info import ModelInfo
+from steerid.models.packaged import PACKAGED, ensure_cached, packaged_key
+from steerid.models.tiny import TINY_CONFIGS, tiny_model
+
+DEFAULT_MODEL = "smollm2-135m"
+DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
+          "float16": torch.float16, "fp16": torch.float16}
+
+
+@dataclass
+class LoadedModel:
+    """A model ready for steerid: the HF model, its tokenizer, its blocks and a description."""
+
+    model: PreTrainedModel
+    tokenizer: PreTrainedTokenizerBase
+    info: ModelInfo
+    blocks: nn.ModuleList
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+
+def parse_dtype(dtype: str | torch.dtype) -> torch.dtype:
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    if dtype not in DTYPES:
+        raise ModelError(f"unknown dtype '{dtype}'", "use float32 or bfloat16")
+    return DTYPES[dtype]
+
+
+def state_dict_hash(model: nn.Module) -> str:
+    """SHA-256 over parameter names and bytes (deterministic fingerprint of in-memory weights)."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def directory_fingerprint(folder: Path) -> str:
+    """SHA-256 over weight file names, sizes and their first and last MiB (cheap for large models)."""
+    digest = hashlib.sha256()
+    files = sorted(p for p in folder.iterdir() if p.suffix in {".safetensors", ".bin", ".json"})
+    for path in files:
+        size = path.stat().st_size
+        digest.update(f"{path.name}:{size}".encode())
+        with open(path, "rb") as handle:
+            digest.update(handle.read(1 << 20))
+            if size > 2 << 20:
+                handle.seek(-(1 << 20), os.SEEK_END)
+                digest.update(handle.read())
+    return digest.hexdigest()
+
+
+def _from_dir(source: str, dtype: torch.dtype, trust_remote_code: bool, local_only: bool):
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code, local_files_only=local_only)
+        model = AutoModelForCausalLM.from_pretrained(
+            source, dtype=dtype, trust_remote_code=trust_remote_code, local_files_only=local_only
+        )
+    except (OSError, ValueError, RuntimeError, KeyError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(
+            f"could not load model from '{source}': {first[:200]}",
+            "check the path holds a complete Hugging Face checkpoint (config.json, safetensors, tokenizer)",
+        ) from exc
+    return model, tokenizer
+
+
+def _describe(spec: str, name: str, model: PreTrainedModel, tokenizer, weights_hash: str, source: str) -> ModelInfo:
+    config = model.config
+    text_config = config.get_text_config() if hasattr(config, "get_text_config") else config
+    return ModelInfo(
+        spec=spec,
+        name=name,
+        family=config.model_type,
+        n_layers=int(text_config.num_hidden_layers),
+        hidden_size=int(text_config.hidden_size),
+        has_chat_template=bool(getattr(tokenizer, "chat_template", None)),
+        weights_hash=weights_hash,
+        dtype=str(model.dtype).removeprefix("torch."),
+        source=source,
+        max_positions=getattr(text_config, "max_position_embeddings", None),
+    )
+
+
+def load_model(spec: str = DEFAULT_MODEL, *, dtype: str | torch.dtype = "float32",
+               trust_remote_code: bool = False, seed: int = 0) -> LoadedModel:
+    """Load ``spec`` (see module docstring) in evaluation mode on the CPU.
+
+    Args:
+        spec: model spec.
+        dtype: ``float32`` (default) or ``bfloat16``.
+        trust_remote_code: only when the user asks for it; never on by default.
+        seed: initialisation seed for ``tiny:`` models.
+
+    Raises:
+        ModelError: unknown spec, missing package, corrupt checkpoint, hub unreachable.
+    """
+    torch_dtype = parse_dtype(dtype)
+    spec = spec.strip()
+    if not spec:
+        raise ModelError("empty model name", f"pass a model such as {DEFAULT_MODEL}")
+    if spec.startswith("tiny:"):
+        model, tokenizer = tiny_model(spec.removeprefix("tiny:"), seed=seed)
+        model = model.to(torch_dtype)
+        name, source, weights_hash = spec, "random-init", state_dict_hash(model)
+    elif (key := packaged_key(spec)) is not None:
+        folder, weights_hash, name = ensure_cached(key)
+        model, tokenizer = _from_dir(str(folder), torch_dtype, False, True)
+        spec, source = key, str(folder)
+    elif Path(spec).expanduser().exists():
+        folder = Path(spec).expanduser()
+        if not (folder / "config.json").is_file():
+            raise ModelError(f"'{spec}' has no config.json", "point to a Hugging Face model directory")
+        model, tokenizer = _from_dir(str(folder), torch_dtype, trust_remote_code, True)
+        name, source, weights_hash = folder.name, str(folder.resolve()), directory_fingerprint(folder)
+    elif spec.count("/") == 1 and not spec.startswith((".", "/", "~")):
+        offline = os.environ.get("HF_HUB_OFFLINE") == "1"
+        try:
+            model, tokenizer = _from_dir(spec, torch_dtype, trust_remote_code, offline)
+        except ModelError as exc:
+            raise ModelError(
+                f"hub model '{spec}' is neither cached locally nor reachable", "download it where the hub is reachable, or pass a local directory"
+            ) from exc
+        name, source = spec, f"hub:{spec}"
+        weights_hash = state_dict_hash(model)
+    else:
+        known = ", ".join([*PACKAGED, *("tiny:" + f for f in TINY_CONFIGS)])
+        raise ModelError(f"unknown model '{spec}'", f"use one of {known}, a local model directory or a hub id org/name")
+    model.eval()
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.padding_side = "left"
+    info = _describe(spec, name, model, tokenizer, weights_hash, source)
+    blocks = find_blocks(model, info.family, info.n_layers)
+    return LoadedModel(model=model, tokenizer=tokenizer, info=info, blocks=blocks)

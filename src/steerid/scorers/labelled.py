@@ -1,0 +1,172 @@
+"""Labelled scorer data: ``scorers/data/<trait>.jsonl``.
+
+One JSON object per line::
+
+    {"text": "...", "label": 1, "split": "train", "tags": ["hard:negation"]}
+
+``label`` 1 means trait-positive (formal, polite, positive sentiment, agreeing); ``split`` is
+``"train"`` or ``"test"`` and is fixed in the file (stratified by label, about 25 % test), so
+every retraining and every validation uses the same held-out texts. ``tags`` name hard-case
+families (``hard:negation``, ``hard:sarcasm`` …) and register/topic notes; per-tag accuracy is
+reported on the test split.
+
+The answer-judge file (``truthfulness_answer.jsonl``) has two more string fields per line,
+``correct`` and ``incorrect``.
+
+Loading checks every line and raises :class:`~steerid.errors.DataError` with the line number on
+malformed input, and refuses files where a text (compared case- and whitespace-insensitively)
+occurs twice, so the test split can never share a text with the training split.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from steerid.errors import DataError
+from steerid.scorers.base import DATA_DIR
+
+SPLITS = ("train", "test")
+
+
+@dataclass(frozen=True)
+class Example:
+    """One labelled text.
+
+    Attributes:
+        text: The text (a model-continuation-like string).
+        label: 1 = trait-positive, 0 = trait-negative.
+        split: ``"train"`` or ``"test"``.
+        tags: Hard-case and register tags.
+        extra: Other string fields (``correct``/``incorrect`` for the answer judge).
+        line: 1-based line number in the file.
+    """
+
+    text: str
+    label: int
+    split: str
+    tags: tuple[str, ...] = ()
+    extra: dict[str, str] = field(default_factory=dict)
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class LabelledSet:
+    """A loaded data file.
+
+    Attributes:
+        name: File stem (trait or scorer name).
+        path: Where it was read from.
+        sha256: SHA-256 of the file bytes (recorded in heads and cards).
+        examples: All examples in file order.
+    """
+
+    name: str
+    path: Path
+    sha256: str
+    examples: tuple[Example, ...]
+
+    def split(self, which: str) -> list[Example]:
+        """Return the examples of one split, in file order."""
+        if which not in SPLITS:
+            raise DataError(f"unknown split {which!r}", f"use one of {', '.join(SPLITS)}")
+        return [ex for ex in self.examples if ex.split == which]
+
+    @property
+    def train(self) -> list[Example]:
+        """Training examples."""
+        return self.split("train")
+
+    @property
+    def test(self) -> list[Example]:
+        """Held-out test examples."""
+        return self.split("test")
+
+
+def data_path(name: str, data_dir: Path | None = None) -> Path:
+    """Path of the labelled data file for ``name`` (in the packaged ``data/`` by default)."""
+    return (data_dir or DATA_DIR) / f"{name}.jsonl"
+
+
+def _norm_key(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def load_labelled(
+    name: str, data_dir: Path | None = None, *, path: Path | None = None, require_train: bool = True
+) -> LabelledSet:
+    """Load and validate a labelled data file.
+
+    Args:
+        name: Trait or scorer name (file stem).
+        data_dir: Directory holding ``<name>.jsonl``; the packaged ``data/`` by default.
+        path: Explicit file path (overrides ``data_dir``).
+        require_train: Whether the train split must exist with both labels (False for data
+            that only validates a rule-based scorer).
+
+    Returns:
+        The validated :class:`LabelledSet`.
+
+    Raises:
+        DataError: Missing, empty, non-UTF-8 or malformed file, duplicate texts, or a split that
+            lacks one of the two labels.
+    """
+    file = Path(path) if path is not None else data_path(name, data_dir)
+    if not file.exists():
+        raise DataError(f"no labelled data for {name!r} at {file}", f"write {file.name} (see steerid.scorers.labelled)")
+    raw = file.read_bytes()
+    try:
+        content = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{file} is not UTF-8 ({exc.reason} at byte {exc.start})", "re-save it as UTF-8") from exc
+    examples: list[Example] = []
+    seen: dict[str, int] = {}
+    for lineno, line in enumerate(content.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{file.name}:{lineno} is not valid JSON ({exc.msg})", "fix that line") from exc
+        examples.append(_parse(obj, file.name, lineno))
+        key = _norm_key(examples[-1].text)
+        if key in seen:
+            raise DataError(
+                f"{file.name}:{lineno} repeats the text of line {seen[key]}",
+                "remove the duplicate so train and test stay disjoint",
+            )
+        seen[key] = lineno
+    if not examples:
+        raise DataError(f"{file} has no examples", "add labelled lines")
+    for which in SPLITS if require_train else ("test",):
+        labels = {ex.label for ex in examples if ex.split == which}
+        if labels != {0, 1}:
+            raise DataError(
+                f"{file.name}: the {which} split has labels {sorted(labels)}, needs both 0 and 1",
+                "rebalance the split",
+            )
+    return LabelledSet(name=name, path=file, sha256=hashlib.sha256(raw).hexdigest(), examples=tuple(examples))
+
+
+def _parse(obj: object, fname: str, lineno: int) -> Example:
+    where = f"{fname}:{lineno}"
+    if not isinstance(obj, dict):
+        raise DataError(f"{where} is not a JSON object", 'write {"text": ..., "label": ..., "split": ...}')
+    text = obj.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise DataError(f"{where}: 'text' must be a non-empty string", "fix that line")
+    label = obj.get("label")
+    if isinstance(label, bool) or label not in (0, 1):
+        raise DataError(f"{where}: 'label' must be 0 or 1, got {label!r}", "fix that line")
+    split = obj.get("split")
+    if split not in SPLITS:
+        raise DataError(f"{where}: 'split' must be 'train' or 'test', got {split!r}", "fix that line")
+    tags = obj.get("tags", [])
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise DataError(f"{where}: 'tags' must be a list of strings", "fix that line")
+    # Other string fields are kept (the answer judge needs ``correct``/``incorrect``); other
+    # fields (ids, notes of other types) are not used by scorers.
+    extra = {k: v for k, v in obj.items() if k not in ("text", "label", "split", "tags") and isinstance(v, str)}
+    return Example(text=text, label=int(label), split=split, tags=tuple(tags), extra=extra, line=lineno)

@@ -1,0 +1,121 @@
+"""Small, transparent lexical features that can sit beside the sentence embedding in a head.
+
+Each feature is a pure function of the text (no model, no state). Counts are ``log1p``-damped
+and rates are per word so long and short texts are comparable. Heads standardise every
+feature with the training mean and scale stored in the head file.
+
+Whether a head uses these features at all is decided per trait by cross-validation on the
+training split only (see :mod:`steerid.scorers.train`); the decision and the CV scores are
+written into the head file and the model card.
+
+Features (name → definition):
+
+- ``contraction_rate``: contractions (``don't``, ``it's``, ``we'll`` …) per word;
+- ``slang_rate``: chat/slang words (``gonna``, ``lol``, ``yeah``, ``u`` …) per word;
+- ``please``: log1p count of ``please``/``pls``/``plz``/``kindly``;
+- ``thanks``: log1p count of ``thank*``/``thx``/``appreciate*``/``grateful``;
+- ``sorry``: log1p count of ``sorry``/``apolog*``/``regret*``;
+- ``second_person_rate``: ``you``/``your``/``yours``/``yourself``/``u``/``ur`` per word;
+- ``exclamations``: log1p count of ``!``;
+- ``questions``: log1p count of ``?``;
+- ``hedges``: log1p count of hedging words/phrases (``perhaps``, ``maybe``, ``I think`` …);
+- ``emoticons``: log1p count of emoji and ASCII emoticons (``:)``, ``:D`` …);
+- ``repeated_punct``: log1p count of runs like ``!!``, ``??``, ``...``;
+- ``lowercase_start``: 1 if the first letter of the text is lower-case, else 0;
+- ``mean_word_length``: mean letters per word (0 for no words);
+- ``log_words``: log1p of the word count.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+_WORD = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)*")
+_CONTRACTION = re.compile(r"\b[A-Za-z]+['’](?:s|re|ve|ll|d|m|t)\b|\b[A-Za-z]+n['’]t\b", re.IGNORECASE)
+_SLANG = frozenset(
+    """gonna wanna gotta kinda sorta lemme gimme dunno yeah yep yup nope nah lol lmao rofl omg btw tbh idk imo
+    imho dude bro bruh ya u ur thx pls plz ok okay k kk hey heya sup cuz coz y'all yall ain't hella af wtf haha
+    hahaha hehe hmm ugh meh whoa wow yay awesome cool stuff tho gotcha anyways ppl rn asap fyi smh ngl fr""".split()
+)
+_PLEASE = re.compile(r"\b(?:please|pls|plz|kindly)\b", re.IGNORECASE)
+_THANKS = re.compile(r"\b(?:thank\w*|thx|ty|appreciat\w*|grateful)\b", re.IGNORECASE)
+_SORRY = re.compile(r"\b(?:sorry|apolog\w*|regret\w*)\b", re.IGNORECASE)
+_SECOND = re.compile(r"\b(?:you|your|yours|yourself|yourselves|u|ur|ya|y'all)\b", re.IGNORECASE)
+_HEDGE = re.compile(
+    r"\b(?:perhaps|maybe|might|possibly|probably|presumably|somewhat|arguably|apparently|"
+    r"i think|i guess|i suppose|i believe|it seems|seems? to|kind of|sort of|not sure)\b",
+    re.IGNORECASE,
+)
+_EMOTICON = re.compile(
+    r"(?::-?[)(DPp/]|;-?\)|<3|\bxD\b|[\U0001F300-\U0001FAFF\u2600-\u27BF])"
+)
+_REPEAT = re.compile(r"(?:[!?]{2,}|\.{3,}|…)")
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(text)
+
+
+def _rate(count: int, text: str) -> float:
+    return count / max(len(_words(text)), 1)
+
+
+def _lowercase_start(text: str) -> float:
+    for char in text:
+        if char.isalpha():
+            return 1.0 if char.islower() else 0.0
+    return 0.0
+
+
+def _mean_word_length(text: str) -> float:
+    words = _words(text)
+    return sum(len(w) for w in words) / len(words) if words else 0.0
+
+
+def _slang_count(text: str) -> int:
+    return sum(1 for w in _words(text) if w.lower().replace("’", "'") in _SLANG)
+
+
+FEATURES: dict[str, Callable[[str], float]] = {
+    "contraction_rate": lambda t: _rate(len(_CONTRACTION.findall(t)), t),
+    "slang_rate": lambda t: _rate(_slang_count(t), t),
+    "please": lambda t: math.log1p(len(_PLEASE.findall(t))),
+    "thanks": lambda t: math.log1p(len(_THANKS.findall(t))),
+    "sorry": lambda t: math.log1p(len(_SORRY.findall(t))),
+    "second_person_rate": lambda t: _rate(len(_SECOND.findall(t)), t),
+    "exclamations": lambda t: math.log1p(t.count("!")),
+    "questions": lambda t: math.log1p(t.count("?")),
+    "hedges": lambda t: math.log1p(len(_HEDGE.findall(t))),
+    "emoticons": lambda t: math.log1p(len(_EMOTICON.findall(t))),
+    "repeated_punct": lambda t: math.log1p(len(_REPEAT.findall(t))),
+    "lowercase_start": _lowercase_start,
+    "mean_word_length": _mean_word_length,
+    "log_words": lambda t: math.log1p(len(_words(t))),
+}
+"""All available lexical features, in a fixed order."""
+
+
+def lexical_features(texts: Sequence[str], names: Sequence[str] | None = None) -> np.ndarray:
+    """Compute lexical features.
+
+    Args:
+        texts: Texts to featurise.
+        names: Feature names (a subset of :data:`FEATURES`, in the order wanted); all by default.
+
+    Returns:
+        float64 array ``(len(texts), len(names))``.
+
+    Raises:
+        KeyError: If a name is not in :data:`FEATURES` (callers validate names first).
+    """
+    chosen = list(FEATURES) if names is None else list(names)
+    funcs = [FEATURES[name] for name in chosen]
+    out = np.zeros((len(texts), len(funcs)), dtype=np.float64)
+    for i, text in enumerate(texts):
+        for j, func in enumerate(funcs):
+            out[i, j] = func(text)
+    return out

@@ -1,0 +1,53 @@
+"""Statistics for steering audits: equivalence (TOST), effect sizes, bootstrap, corrections, power.
+
+Everything works in float64 and raises :class:`steerid.errors.DataError` on unusable input
+(fewer than 2 units, NaN/inf, mismatched pairs). Results are frozen dataclasses with
+``to_dict()`` (JSON-safe); TOST results also print a ``summary()``.
+
+See ``DESIGN.md`` ("The statistical protocol") for how these pieces are combined: show steering
+first (:func:`power_paired_t`, paired t / d_z), plan n (:func:`tost_sample_size_paired`), test
+equivalence per prompt (:func:`paired_tost`), report relative efficacy
+(:func:`paired_ratio_ci`), the fraction of v⊥ draws passing (:func:`wilson_ci`), and correct
+across the grid (:func:`holm`).
+"""
+
+from steerid.stats.bootstrap import bootstrap_ci, cluster_bootstrap_ci, paired_ratio_ci
+from steerid.stats.effect_size import EffectSize, cohens_d, cohens_dz, noncentrality_ci
+from steerid.stats.interval import Interval, RatioInterval
+from steerid.stats.multiple import MultipleTestResult, benjamini_hochberg, holm
+from steerid.stats.power import (
+    power_paired_t,
+    sample_size_paired_t,
+    tost_power_ind,
+    tost_power_paired,
+    tost_sample_size_ind,
+    tost_sample_size_paired,
+)
+from steerid.stats.proportion import wilson_ci
+from steerid.stats.tost import IndependentTostResult, TostResult, independent_tost, paired_tost
+
+__all__ = [
+    "EffectSize",
+    "IndependentTostResult",
+    "Interval",
+    "MultipleTestResult",
+    "RatioInterval",
+    "TostResult",
+    "benjamini_hochberg",
+    "bootstrap_ci",
+    "cluster_bootstrap_ci",
+    "cohens_d",
+    "cohens_dz",
+    "holm",
+    "independent_tost",
+    "noncentrality_ci",
+    "paired_ratio_ci",
+    "paired_tost",
+    "power_paired_t",
+    "sample_size_paired_t",
+    "tost_power_ind",
+    "tost_power_paired",
+    "tost_sample_size_ind",
+    "tost_sample_size_paired",
+    "wilson_ci",
+]

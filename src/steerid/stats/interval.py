@@ -1,0 +1,64 @@
+"""Interval estimates: a point estimate with a confidence interval and how it was obtained."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from steerid.stats._jsonable import jsonable
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A point estimate and its two-sided confidence interval.
+
+    Attributes:
+        estimate: Statistic on the full data.
+        low: Lower confidence bound (NaN when it cannot be computed; see ``note``).
+        high: Upper confidence bound.
+        confidence: Two-sided confidence level, e.g. 0.95.
+        method: How the interval was obtained (``"BCa"``, ``"percentile"``, ``"basic"``,
+            ``"wilson"``).
+        n: Number of resampled units (observations, prompts or clusters; trials for a proportion).
+        note: Why a fallback was used or what limits the interval; empty when nothing to say.
+    """
+
+    estimate: float
+    low: float
+    high: float
+    confidence: float
+    method: str
+    n: int
+    note: str = ""
+
+    def contains(self, value: float) -> bool:
+        """True when ``low ≤ value ≤ high`` (False if a bound is NaN)."""
+        return bool(self.low <= value <= self.high)
+
+    @property
+    def width(self) -> float:
+        """``high − low`` (NaN if a bound is NaN)."""
+        return self.high - self.low if math.isfinite(self.low) and math.isfinite(self.high) else math.nan
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dictionary of all fields."""
+        return jsonable(self)
+
+
+@dataclass(frozen=True)
+class RatioInterval(Interval):
+    """Interval for a ratio of means, with the denominator's own interval.
+
+    Attributes:
+        denominator: Mean of the denominator sample on the full data.
+        denominator_low: Lower bound of the denominator mean, from the same resamples.
+        denominator_high: Upper bound of the denominator mean.
+        unstable: True when the denominator interval includes 0 (the ratio is then unbounded
+            and its interval is not trustworthy).
+    """
+
+    denominator: float = math.nan
+    denominator_low: float = math.nan
+    denominator_high: float = math.nan
+    unstable: bool = False

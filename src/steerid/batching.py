@@ -48,8 +48,16 @@ def check_texts(texts: Sequence[str], what: str = "prompts") -> list[str]:
 
 
 def encode(lm: LoadedModel, texts: Sequence[str], *, add_special_tokens: bool = True) -> list[list[int]]:
-    """Token ids of each text, refusing texts longer than the model's context window."""
-    ids = [lm.tokenizer(t, add_special_tokens=add_special_tokens)["input_ids"] for t in texts]
+    """Token ids of each text, refusing texts longer than the model's context window.
+
+    Special tokens are not added to a text that already starts with the BOS token (a chat
+    template wrote it), so the model never sees two.
+    """
+    bos = lm.tokenizer.bos_token
+    ids = [
+        lm.tokenizer(t, add_special_tokens=add_special_tokens and not (bos and t.startswith(bos)))["input_ids"]
+        for t in texts
+    ]
     limit = lm.info.max_positions
     if limit is not None:
         for index, row in enumerate(ids):

@@ -11,7 +11,9 @@ from steerid.extract.lda import LDA
 from steerid.extract.mean_diff import MeanDiff
 from steerid.extract.pca import PCA
 
-SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+SETTINGS = settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.filter_too_much]
+)
 values = st.floats(-10.0, 10.0, allow_nan=False, allow_infinity=False)
 
 

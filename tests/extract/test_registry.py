@@ -37,7 +37,9 @@ def test_unknown_method_names_the_choices():
     assert err.value.fix == "use one of: mean_diff, pca, probe, lda"
 
 
-@pytest.mark.parametrize(("name", "params"), [("pca", {"centered": True}), ("lda", {"shrinkage": 0.1})])
+@pytest.mark.parametrize(
+    ("name", "params"), [("pca", {"centered": True}), ("lda", {"shrinkage": 0.1})]
+)
 def test_unknown_hyper_parameter_is_a_data_error(name, params):
     with pytest.raises(DataError, match="has no parameter"):
         make_extractor(name, **params)

@@ -185,7 +185,7 @@ def test_bad_input_raises_data_error(call) -> None:
 finite = hs.floats(-10.0, 10.0, allow_nan=False, allow_infinity=False)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(hs.lists(finite, min_size=2, max_size=30), hs.floats(0.01, 5.0), hs.sampled_from([0.01, 0.05, 0.1]))
 def test_properties(diffs: list[float], margin: float, alpha: float) -> None:
     d = np.asarray(diffs)

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import TRAIT_YAML, default_files, jsonl
+from trait_fixtures import TRAIT_YAML, default_files, jsonl
 from pydantic import ValidationError
 
 from steerid.errors import DataError

@@ -73,7 +73,8 @@ class Extractor(ABC):
 
     def _finish(self, raw: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> "Extractor":
         norm = float(np.linalg.norm(raw))
-        if not np.isfinite(norm) or norm == 0.0:
+        scale = max(float(np.abs(pos).max()), float(np.abs(neg).max()), 1e-300)
+        if not np.isfinite(norm) or norm <= 1e-9 * scale * np.sqrt(raw.shape[0]):
             raise DataError(
                 f"{self.method} produced a zero or non-finite direction",
                 "use pairs whose positive and negative texts actually differ",

@@ -79,23 +79,29 @@ class PCA(Extractor):
                 fewer than two pairs or all differences equal.
         """
         if not isinstance(self.centred, (bool, np.bool_)):
-            raise DataError(f"pca 'centred' must be true or false, got {self.centred!r}", "pass a boolean")
+            raise DataError(
+                f"pca 'centred' must be true or false, got {self.centred!r}", "pass a boolean"
+            )
         pos, neg = check_activations(pos, neg, paired=True)
         diffs = pos - neg
         total = float(np.linalg.norm(diffs))
         if self.centred:
             if diffs.shape[0] < 2:
-                raise DataError("centred pca needs at least two pairs", "add pairs or use centred=False")
+                raise DataError(
+                    "centred pca needs at least two pairs", "add pairs or use centred=False"
+                )
             diffs = diffs - diffs.mean(axis=0)
         _, sing, vt = np.linalg.svd(diffs, full_matrices=False)
         # Rank-style tolerance: below it the leading singular value is rounding error of the
         # centring, and its singular vector is noise, not a direction.
-        if total > 0.0 and sing[0] <= np.finfo(np.float64).eps * max(diffs.shape) * total:
+        tolerance = np.finfo(np.float64).eps * max(diffs.shape) * total
+        if self.centred and total > 0.0 and sing[0] <= tolerance:
             raise DataError(
-                "centred pca: every pair differs by the same vector, nothing is left after centring",
+                "centred pca: every pair differs by the same vector, nothing is left to centre",
                 "use centred=False or mean_diff",
             )
-        self.explained_variance_ratio_ = float(sing[0] ** 2 / np.sum(sing**2)) if sing[0] > 0 else 0.0
+        power = float(np.sum(sing**2))
+        self.explained_variance_ratio_ = float(sing[0] ** 2) / power if power > 0 else 0.0
         return self._finish(vt[0] * sing[0], pos, neg)
 
     def params(self) -> dict[str, Any]:

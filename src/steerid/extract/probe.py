@@ -21,6 +21,11 @@ models whose residual norms differ by orders of magnitude.
 With a shared-covariance Gaussian model, the unregularised population solution is
 v ∝ Σ⁻¹(μ₊ − μ₋) (the same target as ``lda``); as C → 0 the solution tends to the pooled-centred
 mean difference. With n < d the classes are separable and only the penalty keeps ‖w̃‖ finite.
+Under Gaussian classes the probe needs more examples than ``mean_diff`` or ``lda`` for the same
+accuracy of direction (logistic regression is the less efficient estimator there, and a log-loss
+choice of C favours calibration over direction): with d = 64, a shift of 3 and unit isotropic
+noise, the mean cosine to the planted direction reaches 0.95 at about 500 examples per class,
+against about 150 for ``mean_diff``.
 """
 
 from __future__ import annotations
@@ -93,6 +98,10 @@ class Probe(Extractor):
         grid = self._grid()
         if isinstance(self.cv, bool) or not isinstance(self.cv, (int, np.integer)) or self.cv < 2:
             raise DataError(f"probe 'cv' must be an integer ≥ 2, got {self.cv!r}", "use e.g. cv=5")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)):
+            raise DataError(
+                f"probe 'seed' must be an integer, got {self.seed!r}", "use e.g. seed=0"
+            )
         n_min = min(pos.shape[0], neg.shape[0])
         if n_min < 2:
             raise DataError(
@@ -109,7 +118,9 @@ class Probe(Extractor):
                 "use pairs whose positive and negative texts actually differ",
             )
         x /= scale
-        folds = StratifiedKFold(n_splits=int(min(self.cv, n_min)), shuffle=True, random_state=int(self.seed))
+        folds = StratifiedKFold(
+            n_splits=int(min(self.cv, n_min)), shuffle=True, random_state=int(self.seed)
+        )
         search = LogisticRegressionCV(
             Cs=grid,
             l1_ratios=(0.0,),
@@ -125,7 +136,8 @@ class Probe(Extractor):
         fold_accuracy = []
         for k, (_, test) in enumerate(folds.split(x, y)):
             coef = search.coefs_paths_[k, 0, best, 0]  # weights, then intercept
-            fold_accuracy.append(float(np.mean((x[test] @ coef[:-1] + coef[-1] > 0) == (y[test] == 1))))
+            predicted = x[test] @ coef[:-1] + coef[-1] > 0
+            fold_accuracy.append(float(np.mean(predicted == (y[test] == 1))))
         # Refit from zero rather than from the averaged fold weights that LogisticRegressionCV's
         # own refit starts at: with no signal the gradient at zero vanishes and the fit stays at
         # zero (reported as an error) instead of keeping the fold average.
@@ -140,18 +152,32 @@ class Probe(Extractor):
         """Validate ``Cs`` and return it in the form scikit-learn expects."""
         if isinstance(self.Cs, (int, np.integer)) and not isinstance(self.Cs, bool):
             if self.Cs < 1:
-                raise DataError(f"probe 'Cs' must be ≥ 1 grid points, got {self.Cs}", "use e.g. Cs=10")
+                raise DataError(
+                    f"probe 'Cs' must be ≥ 1 grid points, got {self.Cs}", "use e.g. Cs=10"
+                )
             return int(self.Cs)
-        values = np.asarray(self.Cs, dtype=np.float64).ravel()
+        bad = DataError(
+            f"probe 'Cs' must be positive finite values, got {self.Cs!r}",
+            "use e.g. Cs=[0.01, 1, 100]",
+        )
+        if isinstance(self.Cs, (str, bytes)):
+            raise bad
+        try:
+            values = np.asarray(self.Cs, dtype=np.float64).ravel()
+        except (TypeError, ValueError) as err:
+            raise bad from err
         if values.size == 0 or not np.all(np.isfinite(values)) or np.any(values <= 0):
-            raise DataError(f"probe 'Cs' must be positive finite values, got {self.Cs!r}", "use e.g. Cs=[0.01, 1, 100]")
+            raise bad
         return [float(c) for c in values]
 
     def params(self) -> dict[str, Any]:
         """Hyper-parameters and the cross-validation results (``None`` before ``fit``)."""
-        grid = self.Cs if isinstance(self.Cs, (int, np.integer)) else [float(c) for c in self.Cs]
+        if isinstance(self.Cs, (int, np.integer)):
+            grid: int | list[float] = int(self.Cs)
+        else:
+            grid = [float(c) for c in self.Cs]
         return {
-            "Cs": int(grid) if isinstance(grid, (int, np.integer)) else grid,
+            "Cs": grid,
             "cv": int(self.cv),
             "seed": int(self.seed),
             "C": getattr(self, "C_", None),

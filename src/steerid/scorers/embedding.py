@@ -7,14 +7,18 @@ returns L2-normalised float64 embeddings of shape ``(n, 384)``.
 Determinism: the model runs in eval mode without dropout, so the same list of texts gives the
 same embeddings on the same machine and thread count. A text's embedding depends on the other
 texts in its batch only through floating-point rounding of padded matrix products (measured
-≤ 3e-7 per coordinate), far below any effect a scorer reports. Texts longer than the model's
-256 word-piece window are truncated to their first 256 word pieces.
+≤ 3e-7 per coordinate), far below any effect a scorer reports. The backend keeps a bounded
+per-process cache (text → embedding, first in first out), so within a process a text always
+gets the same vector, and scoring the same continuations with several heads embeds them once.
+Texts longer than the model's 256 word-piece window are truncated to their first 256 word
+pieces.
 """
 
 from __future__ import annotations
 
 import hashlib
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -26,6 +30,7 @@ from steerid.errors import ScorerError
 
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 DEFAULT_BATCH_SIZE = 64
+DEFAULT_MAX_CACHE = 20_000
 
 
 def default_model_path() -> Path:
@@ -60,11 +65,18 @@ class EmbeddingBackend:
         (2, 384)
     """
 
-    def __init__(self, model_path: str | Path | None = None, batch_size: int = DEFAULT_BATCH_SIZE) -> None:
+    def __init__(
+        self,
+        model_path: str | Path | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        max_cache: int = DEFAULT_MAX_CACHE,
+    ) -> None:
         self.model_path = Path(model_path) if model_path is not None else default_model_path()
         if not self.model_path.is_dir():
             raise ScorerError(f"embedding model directory {self.model_path} does not exist", "check the path")
         self.batch_size = int(batch_size)
+        self.max_cache = int(max_cache)
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
         from sentence_transformers import SentenceTransformer
 
@@ -89,15 +101,30 @@ class EmbeddingBackend:
             return np.zeros((0, self.dim), dtype=np.float64)
         import torch
 
-        with self._lock, torch.inference_mode():
-            emb = self._model.encode(
-                items,
-                batch_size=self.batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
-        return np.asarray(emb, dtype=np.float64)
+        with self._lock:
+            missing = [text for text in dict.fromkeys(items) if text not in self._cache]
+            fresh: dict[str, np.ndarray] = {}
+            if missing:
+                with torch.inference_mode():
+                    emb = self._model.encode(
+                        missing,
+                        batch_size=self.batch_size,
+                        normalize_embeddings=True,
+                        convert_to_numpy=True,
+                        show_progress_bar=False,
+                    )
+                fresh = dict(zip(missing, np.asarray(emb, dtype=np.float32), strict=True))
+            out = np.stack([fresh[t] if t in fresh else self._cache[t] for t in items]).astype(np.float64)
+            for text, vec in fresh.items():
+                self._cache[text] = vec
+            while len(self._cache) > self.max_cache:
+                self._cache.popitem(last=False)
+        return out
+
+    def clear_cache(self) -> None:
+        """Forget all cached embeddings."""
+        with self._lock:
+            self._cache.clear()
 
     def identity(self) -> dict[str, Any]:
         """Describe the model for provenance: name, dimension, and SHA-256 of its weights file."""

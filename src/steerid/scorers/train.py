@@ -3,12 +3,13 @@
 Training (:func:`train_head`), for a trait with data file ``data/<trait>.jsonl``:
 
 1. Embed the *training split* with MiniLM and compute the lexical features.
-2. For each candidate feature set — embedding only, embedding + lexical features — and each
+2. For each candidate feature set (:data:`FEATURE_SETS`: the embedding alone, plus the
+   ``style`` and/or ``sentiment_lexicon`` groups of :mod:`steerid.scorers.lexical`) and each
    ``C`` in :data:`C_GRID`, run stratified 5-fold cross-validation (folds shuffled with
    ``seed``) of standardise → L2 logistic regression (lbfgs, ``random_state=seed``), and
-   record mean CV log-loss and accuracy. The lexical features are kept only when their best CV
-   log-loss beats embedding-only; ``C`` is the CV-log-loss minimiser. The test split is never
-   touched here.
+   record mean CV log-loss and accuracy. The feature set and ``C`` with the lowest CV log-loss
+   are kept, so lexical features enter a head only when they help on held-out folds of the
+   training split. The test split is never touched here.
 3. Refit the chosen pipeline on the whole training split and write the head
    (``heads/<trait>.json``: coefficients, standardisation, feature list, seed, ``C``, CV table,
    training-data SHA-256, library versions). Same data + same seed → byte-identical head.
@@ -44,13 +45,15 @@ from steerid.scorers.base import CARDS_DIR, HEADS_DIR
 from steerid.scorers.embedding import MODEL_NAME, EmbeddingBackend, get_backend
 from steerid.scorers.head import HEAD_FORMAT, EmbeddingHeadScorer, head_path
 from steerid.scorers.labelled import LabelledSet, data_path, load_labelled
-from steerid.scorers.lexical import FEATURES, lexical_features
+from steerid.scorers.lexical import FEATURE_GROUPS, lexical_features
 from steerid.scorers.metrics import accuracy, confusion, per_tag_accuracy, probability_metrics, roc_auc
 from steerid.scorers.specs import HEAD_TRAITS, SPECS
 
 C_GRID: tuple[float, ...] = tuple(float(c) for c in np.logspace(-3, 2, 11))
 """Inverse L2 strengths tried by cross-validation."""
 N_FOLDS = 5
+FEATURE_SETS: tuple[tuple[str, ...], ...] = ((), ("style",), ("sentiment_lexicon",), ("style", "sentiment_lexicon"))
+"""Candidate lexical feature-group combinations, simplest first."""
 
 
 def _versions() -> dict[str, str]:
@@ -88,16 +91,21 @@ def _cv_table(
     for train_idx, val_idx in folds:
         scaler = StandardScaler().fit(x[train_idx])
         scaled.append((scaler.transform(x[train_idx]), y[train_idx], scaler.transform(x[val_idx]), y[val_idx]))
-    rows = []
-    for c in c_grid:
-        losses, accs = [], []
-        for xt, yt, xv, yv in scaled:
-            clf = LogisticRegression(C=c, max_iter=5000, random_state=seed).fit(xt, yt)
+    grid = sorted(c_grid)
+    losses = np.zeros((len(grid), len(folds)))
+    accs = np.zeros((len(grid), len(folds)))
+    for f, (xt, yt, xv, yv) in enumerate(scaled):
+        # Warm start along increasing C (a regularisation path): same optimum, far fewer iterations.
+        clf = LogisticRegression(max_iter=5000, random_state=seed, warm_start=True)
+        for k, c in enumerate(grid):
+            clf.set_params(C=c).fit(xt, yt)
             prob = clf.predict_proba(xv)[:, 1]
-            losses.append(log_loss(yv, prob, labels=[0, 1]))
-            accs.append(accuracy((prob >= 0.5).astype(int), yv))
-        rows.append({"C": c, "cv_log_loss": float(np.mean(losses)), "cv_accuracy": float(np.mean(accs))})
-    return rows
+            losses[k, f] = log_loss(yv, prob, labels=[0, 1])
+            accs[k, f] = accuracy((prob >= 0.5).astype(int), yv)
+    return [
+        {"C": c, "cv_log_loss": float(losses[k].mean()), "cv_accuracy": float(accs[k].mean())}
+        for k, c in enumerate(grid)
+    ]
 
 
 def train_head(
@@ -108,6 +116,7 @@ def train_head(
     out_dir: Path | None = None,
     backend: EmbeddingBackend | None = None,
     c_grid: tuple[float, ...] = C_GRID,
+    feature_sets: tuple[tuple[str, ...], ...] = FEATURE_SETS,
 ) -> dict[str, Any]:
     """Train the embedding head of ``trait``, write it and its card, and return the card.
 
@@ -118,6 +127,8 @@ def train_head(
         out_dir: Write ``heads/`` and ``cards/`` under this directory instead of the package.
         backend: Embedding backend; the shared MiniLM by default.
         c_grid: ``C`` values tried by cross-validation.
+        feature_sets: Candidate combinations of lexical feature groups (added to the embedding);
+            ``()`` is the embedding alone.
 
     Returns:
         The card dict (metrics under ``"metrics"``, also written to ``cards/<trait>.json``).
@@ -139,14 +150,21 @@ def train_head(
     texts = [ex.text for ex in train]
     y = np.array([ex.label for ex in train], dtype=np.int64)
     emb = backend.encode(texts)
-    lex_names = list(FEATURES)
-    candidates = {"embedding": (emb, []), "embedding+lexical": (np.hstack([emb, lexical_features(texts)]), lex_names)}
+    candidates: dict[str, tuple[np.ndarray, list[str]]] = {}
+    for groups in feature_sets:
+        unknown = [g for g in groups if g not in FEATURE_GROUPS]
+        if unknown:
+            raise ScorerError(f"unknown feature groups {unknown}", f"use groups from {', '.join(FEATURE_GROUPS)}")
+        names = [name for g in groups for name in FEATURE_GROUPS[g]]
+        x_set = np.hstack([emb, lexical_features(texts, names)]) if names else emb
+        candidates["+".join(("embedding", *groups))] = (x_set, names)
     cv: dict[str, list[dict[str, float]]] = {}
     best: dict[str, dict[str, float]] = {}
     for key, (x, _) in candidates.items():
         cv[key] = _cv_table(x, y, seed, c_grid)
         best[key] = min(cv[key], key=lambda row: (row["cv_log_loss"], row["C"]))
-    chosen = "embedding+lexical" if best["embedding+lexical"]["cv_log_loss"] < best["embedding"]["cv_log_loss"] else "embedding"
+    # Lowest CV log-loss wins; on an exact tie the candidate listed first (fewer features) wins.
+    chosen = min(candidates, key=lambda key: best[key]["cv_log_loss"])
     x, lexical = candidates[chosen]
     c_best = best[chosen]["C"]
     scaler = StandardScaler().fit(x)

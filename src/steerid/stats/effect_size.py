@@ -29,12 +29,13 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-from scipy import optimize, special
+from scipy import optimize
 from scipy import stats as st
 
 from steerid.errors import DataError
 from steerid.stats._checks import as_sample, check_probability, mean_sd
 from steerid.stats._jsonable import jsonable
+from steerid.stats._nct import nct_cdf
 
 CiMethod = Literal["noncentral_t", "hedges_olkin"]
 
@@ -81,7 +82,7 @@ def noncentrality_ci(t: float, df: float, confidence: float) -> tuple[float, flo
 
     def solve(target: float) -> float:
         def f(lam: float) -> float:
-            return float(special.nctdtr(df, lam, t)) - target  # CDF of t'_ν(λ) at t
+            return nct_cdf(t, df, lam) - target
 
         # λ̂ ≈ t with sd ≈ √(1 + t²/(2ν)); start from a few of those sds and widen if needed
         width = 1.0 + 4.0 * math.sqrt(1.0 + t * t / (2.0 * df))

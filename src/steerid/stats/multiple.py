@@ -7,8 +7,10 @@ For m finite p-values sorted ascending, p₍₁₎ ≤ … ≤ p₍ₘ₎:
 - Benjamini–Hochberg (step-up, controls the false discovery rate under independence or
   positive dependence): p̃₍ᵢ₎ = min(1, min_{j ≥ i} m·p₍ⱼ₎ / j).
 
-A hypothesis is rejected when p̃ ≤ α (statsmodels' ``multipletests`` convention, which computes
-the values). NaN p-values (tests that could not be run) are left NaN, never rejected, and
+A hypothesis is rejected when p̃ ≤ α (the convention of statsmodels' ``multipletests``, whose
+adjusted values the tests reproduce). The adjustment is computed here in NumPy rather than by
+calling ``multipletests``, which runs a full garbage collection on every Holm call (≈ 0.2 s in
+a process holding a model). NaN p-values (tests that could not be run) are left NaN, never rejected, and
 *excluded from the family*: m counts only the finite p-values. Report ``n_tests`` with the
 result so that a reader sees how large the corrected family was.
 """
@@ -19,7 +21,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from statsmodels.stats.multitest import multipletests
 
 from steerid.errors import DataError
 from steerid.stats._checks import check_probability
@@ -64,16 +65,31 @@ def _as_pvalues(pvalues: object) -> np.ndarray:
     return p
 
 
+def _holm_sorted(p_sorted: np.ndarray) -> np.ndarray:
+    m = p_sorted.size
+    return np.maximum.accumulate(p_sorted * np.arange(m, 0, -1))
+
+
+def _bh_sorted(p_sorted: np.ndarray) -> np.ndarray:
+    m = p_sorted.size
+    scaled = p_sorted * m / np.arange(1, m + 1)
+    return np.minimum.accumulate(scaled[::-1])[::-1]
+
+
 def _adjust(pvalues: object, alpha: float, method: str) -> MultipleTestResult:
     p = _as_pvalues(pvalues)
     alpha = check_probability(alpha, "alpha")
     ok = ~np.isnan(p)
     adjusted = np.full(p.shape, np.nan)
+    finite = p[ok]
+    if finite.size:
+        order = np.argsort(finite, kind="stable")
+        step = _holm_sorted if method == "holm" else _bh_sorted
+        family = np.empty_like(finite)
+        family[order] = np.minimum(step(finite[order]), 1.0)
+        adjusted[ok] = family
     reject = np.zeros(p.shape, dtype=bool)
-    if ok.any():
-        rej, padj, _, _ = multipletests(p[ok], alpha=alpha, method=method)
-        adjusted[ok] = padj
-        reject[ok] = rej
+    reject[ok] = adjusted[ok] <= alpha
     return MultipleTestResult(p.copy(), adjusted, reject, method, alpha, int(ok.sum()))
 
 

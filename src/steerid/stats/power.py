@@ -47,6 +47,7 @@ from scipy import stats as st
 
 from steerid.errors import DataError
 from steerid.stats._checks import check_count, check_finite, check_positive, check_probability
+from steerid.stats._nct import nct_cdf
 
 MarginScale = Literal["fixed", "sample_sd"]
 Alternative = Literal["two-sided", "larger", "smaller"]
@@ -64,7 +65,7 @@ def _tost_power(c: float, delta: float, k: float, df: int, alpha: float, margin_
         if limit <= 0.0:
             return 0.0
         nc = delta / k
-        return float(max(0.0, st.nct.cdf(limit, df, nc) - st.nct.cdf(-limit, df, nc)))
+        return float(max(0.0, nct_cdf(limit, df, nc) - nct_cdf(-limit, df, nc)))
     if margin_scale != "fixed":
         raise DataError(f"unknown margin_scale {margin_scale!r}", "use 'fixed' or 'sample_sd'")
     upper = (c - delta) / k
@@ -272,11 +273,11 @@ def power_paired_t(n: int, dz: float, alpha: float = 0.05, *, alternative: Alter
     df, nc = n - 1, dz * math.sqrt(n)
     if alternative == "two-sided":
         tc = float(st.t.ppf(1.0 - alpha / 2.0, df))
-        return float(st.nct.sf(tc, df, nc) + st.nct.cdf(-tc, df, nc))
+        return (1.0 - nct_cdf(tc, df, nc)) + nct_cdf(-tc, df, nc)
     tc = float(st.t.ppf(1.0 - alpha, df))
     if alternative == "larger":
-        return float(st.nct.sf(tc, df, nc))
-    return float(st.nct.cdf(-tc, df, nc))
+        return 1.0 - nct_cdf(tc, df, nc)
+    return nct_cdf(-tc, df, nc)
 
 
 def sample_size_paired_t(

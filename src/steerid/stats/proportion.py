@@ -13,8 +13,6 @@ which matters for the few (≥ 8) draws per ρ used here. Values come from stats
 
 from __future__ import annotations
 
-from statsmodels.stats.proportion import proportion_confint
-
 from steerid.errors import DataError
 from steerid.stats._checks import check_count, check_probability
 from steerid.stats.interval import Interval
@@ -44,6 +42,8 @@ def wilson_ci(k: int, n: int, confidence: float = 0.95) -> Interval:
     if k > n:
         raise DataError(f"k = {k} successes exceed n = {n} trials", "count successes among the n trials")
     confidence = check_probability(confidence, "confidence")
+    from statsmodels.stats.proportion import proportion_confint  # deferred: ~1 s import
+
     low, high = proportion_confint(k, n, alpha=1.0 - confidence, method="wilson")
     note = "few trials: the interval is wide" if n < 10 else ""
     return Interval(k / n, float(low), float(high), confidence, "wilson", n, note)

@@ -21,6 +21,7 @@ or ids inside a file (both line numbers), and evaluation prompts that also occur
 
 from __future__ import annotations
 
+import difflib
 import functools
 import json
 import os
@@ -49,6 +50,7 @@ TRAIT_FILES: tuple[str, ...] = ("trait.yaml", "pairs.jsonl", "eval.jsonl", "like
 """Files every trait directory must contain."""
 
 _DIR_FIX = "a trait directory needs " + ", ".join(TRAIT_FILES)
+_PAIRS_FILE_FIX = 'each line needs a JSON object {"positive": ..., "negative": ...} (optional: "prompt", "id")'
 _Model = TypeVar("_Model", bound=BaseModel)
 
 
@@ -145,7 +147,7 @@ def load_pairs_file(path: str | os.PathLike[str]) -> list[ContrastivePair]:
     def add_id(obj: dict[str, Any], index: int) -> dict[str, Any]:
         return obj if "id" in obj else {"id": f"{stem}-pair-{index:03d}", **obj}
 
-    rows = _read_jsonl(file, str(file), ContrastivePair, prepare=add_id)
+    rows = _read_jsonl(file, str(file), ContrastivePair, prepare=add_id, fix=_PAIRS_FILE_FIX)
     _check_unique(rows, str(file), _pair_key, "the same prompt, positive and negative")
     return [pair for _, pair in rows]
 
@@ -214,7 +216,7 @@ def _read_info(resource: Traversable | Path, display: str) -> TraitInfo:
     try:
         return TraitInfo.model_validate(data)
     except ValidationError as exc:
-        raise DataError(f"{display}: {_describe(exc)}", _info_fix()) from exc
+        raise DataError(f"{display}: {_describe(exc, TraitInfo)}", _info_fix()) from exc
 
 
 def _info_fix() -> str:
@@ -264,10 +266,11 @@ def _read_jsonl(
     display: str,
     model: type[_Model],
     prepare: Callable[[dict[str, Any], int], dict[str, Any]] | None = None,
+    fix: str | None = None,
 ) -> list[tuple[int, _Model]]:
     """Parse and validate one record per non-blank line; returns ``(line number, record)``."""
     text = _read_text(resource, display)
-    fix = _fields_fix(model)
+    fix = fix or _fields_fix(model)
     rows: list[tuple[int, _Model]] = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -288,7 +291,7 @@ def _read_jsonl(
         try:
             rows.append((number, model.model_validate(obj)))
         except ValidationError as exc:
-            raise DataError(f"{display} line {number}: {_describe(exc)}", fix) from exc
+            raise DataError(f"{display} line {number}: {_describe(exc, model)}", fix) from exc
     if not rows:
         raise DataError(f"{display}: file is empty", fix)
     return rows
@@ -307,9 +310,13 @@ def _json_type(value: Any) -> str:
     )
 
 
-def _describe(exc: ValidationError) -> str:
-    """One clause for the first validation problem, naming the field."""
-    errors = exc.errors()
+def _describe(exc: ValidationError, model: type[BaseModel] | None = None) -> str:
+    """One clause for the most telling validation problem, naming the field.
+
+    An unknown field is reported before a missing one: ``"negatve"`` is usually the reason
+    ``"negative"`` is missing, and naming the typo (with a suggestion) is the useful fix.
+    """
+    errors = sorted(exc.errors(), key=lambda err: err["type"] != "extra_forbidden")
     first = errors[0]
     field = ".".join(str(part) for part in first["loc"])
     kind = first["type"]
@@ -318,6 +325,10 @@ def _describe(exc: ValidationError) -> str:
         text = f"field '{field}' is missing"
     elif kind == "extra_forbidden":
         text = f"unknown field '{field}'"
+        known = list(model.model_fields) if model is not None else []
+        close = difflib.get_close_matches(field, known, n=1)
+        if close:
+            text += f" (did you mean '{close[0]}'?)"
     elif kind == "string_too_short":
         text = f"field '{field}' is empty"
     elif kind == "string_type":

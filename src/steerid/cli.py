@@ -1,0 +1,226 @@
+"""Command-line interface: ``steerid info / traits / extract / steer / identify / audit / report ...``.
+
+Every user mistake surfaces as a :class:`~steerid.errors.SteerIdError` (or a usage error) and is
+printed as ONE line on stderr — the problem and its fix — with exit code 2 and no traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from typer import exceptions as typer_exceptions
+from rich.console import Console
+from rich.table import Table
+
+from steerid.errors import DataError, SteerIdError, VectorError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Extract, apply and audit the identifiability of activation steering vectors.")
+console = Console()
+err_console = Console(stderr=True)
+
+ModelArg = Annotated[str, typer.Argument(help="smollm2-135m (default), gemma3-270m, tiny:<family>, a local HF dir or a hub id")]
+DtypeOpt = Annotated[str, typer.Option("--dtype", help="float32 or bfloat16")]
+TrustOpt = Annotated[bool, typer.Option("--trust-remote-code", help="allow model code from the checkpoint (off by default)")]
+
+
+def _quiet_libraries() -> None:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    import transformers
+
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+
+
+def _load(model: str, dtype: str = "float32", trust_remote_code: bool = False):
+    _quiet_libraries()
+    from steerid.models import load_model
+
+    with err_console.status(f"loading {model}…"):
+        return load_model(model, dtype=dtype, trust_remote_code=trust_remote_code)
+
+
+def check_alpha(alpha: float) -> float:
+    if not math.isfinite(alpha):
+        raise VectorError(f"alpha must be a finite number, got {alpha}", "pass e.g. --alpha 8")
+    if alpha < 0:
+        raise VectorError(f"alpha must be ≥ 0, got {alpha}", "use --compare to see the −v condition")
+    return alpha
+
+
+@app.command()
+def info(model: ModelArg = "smollm2-135m", as_json: Annotated[bool, typer.Option("--json")] = False,
+         dtype: DtypeOpt = "float32") -> None:
+    """Family, layers, hidden size, sites and the median residual norm per layer."""
+    from steerid.capture import capture
+    from steerid.models import Site
+
+    lm = _load(model, dtype)
+    probe_texts = ["The weather today is mild and the streets are quiet.",
+                   "Please describe how a bicycle works in a few sentences.",
+                   "My favourite meal is a simple bowl of soup with fresh bread."]
+    sites = [Site(layer) for layer in range(lm.info.n_layers)]
+    acts = capture(lm, probe_texts, sites, pooling="all")
+    import numpy as np
+
+    first = {len(lm.tokenizer(t)["input_ids"]) for t in probe_texts}
+    lengths = [len(lm.tokenizer(t)["input_ids"]) for t in probe_texts]
+    keep = np.concatenate([np.arange(n) > 0 for n in lengths])
+    norms = {s.layer: float(np.median(np.linalg.norm(acts[s][keep], axis=1))) for s in sites}
+    first_norms = {s.layer: float(np.median(np.linalg.norm(acts[s][~keep], axis=1))) for s in sites}
+    del first
+    data = {**lm.info.to_dict(), "sites": [str(s) for s in sites],
+            "median_token_norm": norms, "median_first_token_norm": first_norms}
+    if as_json:
+        print(json.dumps(data, indent=2))
+        return
+    table = Table(title=f"{lm.info.name} ({lm.info.family}, {lm.info.n_layers} layers, d={lm.info.hidden_size})")
+    table.add_column("site")
+    table.add_column("median token norm", justify="right")
+    table.add_column("first-token norm", justify="right")
+    for s in sites:
+        table.add_row(str(s), f"{norms[s.layer]:.1f}", f"{first_norms[s.layer]:.1f}")
+    console.print(table)
+    console.print(f"chat template: {lm.info.has_chat_template}   weights sha256: {lm.info.weights_hash[:16]}…")
+
+
+@app.command()
+def traits() -> None:
+    """List the built-in traits with their counts of pairs and prompts."""
+    from steerid.traits import list_traits, load_trait
+
+    table = Table(title="built-in traits")
+    for col in ("trait", "pairs", "likelihood", "in_distribution", "topic_shift", "genre_shift"):
+        table.add_column(col, justify="right" if col != "trait" else "left")
+    for name in list_traits():
+        counts = load_trait(name).counts()
+        eval_counts = counts.get("eval", {})
+        table.add_row(name, str(counts.get("pairs")), str(counts.get("likelihood")),
+                      *(str(eval_counts.get(env, 0)) for env in ("in_distribution", "topic_shift", "genre_shift")))
+    console.print(table)
+
+
+@app.command()
+def extract(
+    model: ModelArg = "smollm2-135m",
+    out: Annotated[Path, typer.Option("--out", help="output .safetensors path")] = Path("vector.safetensors"),
+    layer: Annotated[int, typer.Option("--layer", help="block index L of Site(L, point)")] = 15,
+    point: Annotated[str, typer.Option("--point", help="in (entering block L) or out")] = "in",
+    pairs: Annotated[Optional[Path], typer.Option("--pairs", help="JSONL of {positive, negative[, prompt]}")] = None,
+    trait: Annotated[Optional[str], typer.Option("--trait", help="built-in trait or trait directory")] = None,
+    method: Annotated[str, typer.Option("--method", help="mean_diff, pca, probe or lda")] = "mean_diff",
+    pooling: Annotated[str, typer.Option("--pooling", help="last, mean")] = "last",
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    dtype: DtypeOpt = "float32",
+    trust_remote_code: TrustOpt = False,
+) -> None:
+    """Extract a steering vector from contrastive pairs and save it as safetensors."""
+    from steerid.extract.pipeline import extract_vector
+    from steerid.extract.registry import EXTRACTORS
+    from steerid.models import Site
+    from steerid.traits import load_pairs_file, load_trait
+
+    if (pairs is None) == (trait is None):
+        raise DataError("give exactly one of --pairs FILE or --trait NAME", "e.g. --trait sentiment")
+    if method not in EXTRACTORS:
+        raise DataError(f"unknown extraction method '{method}'", f"use one of: {', '.join(EXTRACTORS)}")
+    if pooling not in ("last", "mean"):
+        raise DataError(f"unknown pooling '{pooling}'", "use last or mean")
+    if out.suffix != ".safetensors":
+        raise DataError(f"output '{out}' must end in .safetensors", "e.g. --out vector.safetensors")
+    pair_list = load_pairs_file(pairs) if pairs is not None else load_trait(trait).pairs  # type: ignore[arg-type]
+    trait_name = trait if trait is not None else "custom"
+    lm = _load(model, dtype, trust_remote_code)
+    site = Site(layer, point)  # type: ignore[arg-type]
+    site.check(lm.info.n_layers)
+    with err_console.status(f"extracting {method} at {site} from {len(pair_list)} pairs…"):
+        vector = extract_vector(lm, pair_list, site, method=method, pooling=pooling, trait=trait_name, seed=seed)  # type: ignore[arg-type]
+    vector.save(out)
+    console.print(f"wrote {out}  (site {site}, method {method}, raw norm {vector.norm:.2f}, {len(pair_list)} pairs)")
+
+
+@app.command()
+def steer(
+    model: ModelArg = "smollm2-135m",
+    vector: Annotated[Path, typer.Option("--vector", help="a steerid .safetensors vector")] = Path("vector.safetensors"),
+    alpha: Annotated[float, typer.Option("--alpha", help="strength: absolute norm of the added displacement")] = 8.0,
+    relative: Annotated[bool, typer.Option("--relative", help="alpha is a multiple of the median token norm at the site")] = False,
+    prompt: Annotated[Optional[list[str]], typer.Option("--prompt", help="user prompt (repeatable)")] = None,
+    greedy: Annotated[bool, typer.Option("--greedy/--sample")] = True,
+    max_new_tokens: Annotated[int, typer.Option("--max-new-tokens")] = 40,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    compare: Annotated[bool, typer.Option("--compare", help="also show the unsteered and −v continuations")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="refuse vectors from other weights")] = False,
+    raw: Annotated[bool, typer.Option("--raw", help="do not apply the chat template")] = False,
+    dtype: DtypeOpt = "float32",
+    trust_remote_code: TrustOpt = False,
+) -> None:
+    """Generate with a steering vector added at its own site."""
+    from steerid.capture import median_token_norm
+    from steerid.generate import generate
+    from steerid.traits.formatting import format_chat
+    from steerid.vector import SteeringVector
+
+    check_alpha(alpha)
+    prompts = list(prompt or [])
+    if not prompts:
+        raise DataError("no --prompt given", 'pass --prompt "Tell me about your day."')
+    if any(not p.strip() for p in prompts):
+        raise DataError("a --prompt is empty", "remove empty prompts")
+    steering_vector = SteeringVector.load(vector)
+    lm = _load(model, dtype, trust_remote_code)
+    steering_vector.check_compatible(lm.info, strict=strict)
+    site = steering_vector.site
+    site.check(lm.info.n_layers)
+    texts = prompts if raw else [format_chat(lm.tokenizer, p) for p in prompts]
+    scale = alpha * median_token_norm(lm, texts, site) if relative else alpha
+    conditions = {"+v": 1.0}
+    if compare:
+        conditions = {"none": 0.0, "+v": 1.0, "-v": -1.0}
+    import numpy as np
+
+    rows = [texts[i] for _ in conditions for i in range(len(texts))]
+    deltas = np.stack([sign * scale * steering_vector.direction for sign in conditions.values() for _ in texts])
+    seeds = [seed + i for _ in conditions for i in range(len(texts))]
+    out = generate(lm, rows, site=site, deltas=deltas, greedy=greedy, seeds=seeds, max_new_tokens=max_new_tokens)
+    for c_index, name in enumerate(conditions):
+        for p_index, user in enumerate(prompts):
+            text = out.texts[c_index * len(texts) + p_index]
+            console.print(f"[bold]{name}[/bold] ‖Δ‖={scale:.2f}  [dim]{user}[/dim]\n  {text}", markup=True, highlight=False)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the app, turning user errors into one line on stderr and exit code 2."""
+    logging.basicConfig(level=logging.WARNING, format="steerid: warning: %(message)s", stream=sys.stderr)
+    command = typer.main.get_command(app)
+    try:
+        command.main(args=argv, prog_name="steerid", standalone_mode=False)
+    except SteerIdError as exc:
+        print(f"steerid: error: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        print("steerid: interrupted", file=sys.stderr)
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer_exceptions.TyperException as exc:  # usage errors: unknown option, bad value, missing argument
+        context = getattr(exc, "ctx", None)
+        hint = f"run 'steerid {context.info_name} --help'" if context is not None else "run 'steerid --help'"
+        formatter = getattr(exc, "format_message", None)
+        message = " ".join((formatter() if callable(formatter) else str(exc)).split())
+        if not message:  # bare `steerid`: help was printed
+            sys.exit(0)
+        print(f"steerid: error: {message} — fix: {hint}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

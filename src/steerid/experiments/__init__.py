@@ -1,0 +1,1 @@
+"""Identifiability experiments E1–E7 (each ``run(config, ctx) -> Result``)."""

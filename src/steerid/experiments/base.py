@@ -1,0 +1,68 @@
+"""What every experiment receives and returns.
+
+Each experiment module exposes ``run(config, ctx) -> Result`` where ``config`` is its own frozen
+dataclass of settings and ``Result`` a dataclass with ``to_dict()`` (JSON-safe: floats, ints,
+strings, lists, dicts; NaN allowed). Experiments never register hooks themselves: they call
+:mod:`steerid.steer` / :mod:`steerid.generate`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from steerid.models.loader import LoadedModel
+from steerid.models.site import Site
+from steerid.vector import SteeringVector
+
+
+@dataclass
+class ExperimentContext:
+    """Shared inputs of an experiment unit.
+
+    Attributes:
+        lm: the loaded model.
+        site: steering / reading site (the vector's own site).
+        vector: the steering vector under audit (unit direction + provenance).
+        prompts: formatted evaluation prompts (chat template applied), one per paired unit.
+        token_norm: median residual norm at ``site`` over real non-first tokens (scale of α_rel).
+        seed: base seed; every random draw derives from it.
+        batch_size: rows per forward pass.
+        extra: experiment-specific inputs (e.g. truthfulness answers, likelihood items, scorers).
+    """
+
+    lm: LoadedModel
+    site: Site
+    vector: SteeringVector
+    prompts: list[str]
+    token_norm: float
+    seed: int = 0
+    batch_size: int = 64
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def displacement(self, alpha_rel: float) -> np.ndarray:
+        """``α_rel · token_norm · û``: the displacement added for relative strength α_rel."""
+        return alpha_rel * self.token_norm * self.vector.direction
+
+
+def jsonable(value: Any) -> Any:
+    """Convert dataclasses / numpy scalars and arrays / tuples into JSON-safe Python values."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        if hasattr(value, "to_dict"):
+            return jsonable(value.to_dict())
+        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        return jsonable(value.item())
+    if isinstance(value, float) and not math.isfinite(value):
+        return value
+    return value

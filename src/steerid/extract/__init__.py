@@ -1,0 +1,1 @@
+"""Extraction methods: mean_diff, pca, probe, lda (see registry)."""

@@ -4,7 +4,8 @@ Training (:func:`train_head`), for a trait with data file ``data/<trait>.jsonl``
 
 1. Embed the *training split* with MiniLM and compute the lexical features.
 2. For each candidate feature set (:data:`FEATURE_SETS`: the embedding alone, plus the
-   ``style`` and/or ``sentiment_lexicon`` groups of :mod:`steerid.scorers.lexical`) and each
+   ``style``, ``stance`` and ``sentiment_lexicon`` groups of :mod:`steerid.scorers.lexical`
+   in every combination) and each
    ``C`` in :data:`C_GRID`, run stratified 5-fold cross-validation (folds shuffled with
    ``seed``) of standardise → L2 logistic regression (lbfgs, ``random_state=seed``), and
    record mean CV log-loss and accuracy. The feature set and ``C`` with the lowest CV log-loss
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import itertools
 import json
 import math
 import sys
@@ -52,8 +54,10 @@ from steerid.scorers.specs import HEAD_TRAITS, SPECS
 C_GRID: tuple[float, ...] = tuple(float(c) for c in np.logspace(-3, 2, 11))
 """Inverse L2 strengths tried by cross-validation."""
 N_FOLDS = 5
-FEATURE_SETS: tuple[tuple[str, ...], ...] = ((), ("style",), ("sentiment_lexicon",), ("style", "sentiment_lexicon"))
-"""Candidate lexical feature-group combinations, simplest first."""
+FEATURE_SETS: tuple[tuple[str, ...], ...] = tuple(
+    combo for k in range(len(FEATURE_GROUPS) + 1) for combo in itertools.combinations(FEATURE_GROUPS, k)
+)
+"""Candidate lexical feature-group combinations (every subset of the groups), simplest first."""
 
 
 def _versions() -> dict[str, str]:

@@ -28,7 +28,6 @@ import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import numpy as np
 from scipy import optimize
 from scipy import stats as st
 

@@ -33,7 +33,8 @@ search assumes monotonicity above the target power, which must exceed α.
 
 For margin d_z = 0.2, α = 0.05 and a true difference of 0, the paired TOST needs n = 216
 prompts for 80 % power with either margin scale (power 0.8013 fixed, 0.8007 sample-SD; n = 215
-gives 0.7989 / 0.7983).
+gives 0.7989 / 0.7983); the two-sample pooled TOST needs 429 per group (430 with the sample-SD
+margin).
 """
 
 from __future__ import annotations

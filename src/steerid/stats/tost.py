@@ -35,7 +35,6 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 from scipy import stats as st
 
 from steerid.errors import DataError

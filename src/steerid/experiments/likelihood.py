@@ -1,0 +1,71 @@
+"""Likelihood efficacy: steering measured without generation.
+
+For each likelihood item (prompt x, trait-positive continuation y⁺, trait-negative y⁻) and each
+condition Δ,
+
+    L(Δ) = (1/|y⁺|) log p(y⁺ | x; Δ) − (1/|y⁻|) log p(y⁻ | x; Δ)
+
+(per-token means, so the two continuations' lengths do not matter). Efficacy of a condition is the
+paired shift L(Δ) − L(0) over items; equivalence of v and v+v⊥ is a paired TOST on
+L(v+v⊥) − L(v). Teacher forcing makes this deterministic and cheap (two forwards per item and
+condition, no sampling noise), so it reaches far higher power per second than generation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from steerid.experiments.base import ExperimentContext, jsonable
+from steerid.experiments.conditions import Condition, ConditionRuns, e1_conditions
+from steerid.experiments.orthogonal import E1Config, analyse
+from steerid.generate import continuation_logprob
+from steerid.stats import tost_sample_size_paired
+from steerid.experiments.analysis import planned_power
+
+
+def likelihood_scores(ctx: ExperimentContext, conditions: Sequence[Condition], positives: Sequence[str],
+                      negatives: Sequence[str]) -> np.ndarray:
+    """L(Δ) for every condition × item, shape (C, P); prompts are ``ctx.prompts``."""
+    n_p, n_c = len(ctx.prompts), len(conditions)
+    prompts = [ctx.prompts[p] for p in range(n_p) for _ in range(n_c)]
+    deltas = np.stack([conditions[c].delta for _ in range(n_p) for c in range(n_c)])
+    kw = dict(site=ctx.site, deltas=deltas, batch_size=ctx.batch_size, reduce="mean")
+    pos = continuation_logprob(ctx.lm, prompts, [positives[p] for p in range(n_p) for _ in range(n_c)], **kw)
+    neg = continuation_logprob(ctx.lm, prompts, [negatives[p] for p in range(n_p) for _ in range(n_c)], **kw)
+    return (pos - neg).reshape(n_p, n_c).T
+
+
+@dataclass
+class LikelihoodResult:
+    """E1 analysed on the likelihood measure (same fields as E1's families / efficacy)."""
+
+    config: dict[str, Any]
+    n_items: int
+    displacement_norm: float
+    planned_power: float
+    n_required: int | None
+    efficacy: dict[str, dict[str, dict[str, Any]]]
+    families: list[dict[str, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return jsonable({k: getattr(self, k) for k in self.__dataclass_fields__})
+
+
+def run(config: E1Config, ctx: ExperimentContext) -> LikelihoodResult:
+    """E1 on the likelihood measure. ``ctx.prompts`` are formatted item prompts; the positive and
+    negative continuations come from ``ctx.extra['positives']`` / ``ctx.extra['negatives']``."""
+    scale = config.alpha_rel * ctx.token_norm
+    conditions = e1_conditions(ctx.vector.direction, scale, rhos=config.rhos, n_draws=config.n_draws,
+                               signs=config.signs, seed=ctx.seed)
+    scores = likelihood_scores(ctx, conditions, ctx.extra["positives"], ctx.extra["negatives"])
+    runs = ConditionRuns(conditions, [], {"likelihood": scores})
+    eff, families = analyse(runs, config, "likelihood", seed=ctx.seed)
+    n = len(ctx.prompts)
+    return LikelihoodResult(config=jsonable(config.__dict__), n_items=n, displacement_norm=scale,
+                            planned_power=planned_power(n, config.margin_dz, config.test_alpha),
+                            n_required=tost_sample_size_paired(config.margin_dz, alpha=config.test_alpha),
+                            efficacy=eff, families=families)

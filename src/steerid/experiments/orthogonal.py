@@ -1,0 +1,152 @@
+"""E1 — orthogonal perturbation: does v + v⊥ steer like v?
+
+For each sign s ∈ {+1, −1}, each ρ and each of ``n_draws`` independent draws v⊥_k ⟂ v with
+‖v⊥_k‖ = ρ‖v‖ (see :mod:`steerid.experiments.conditions`), every prompt is generated under all
+conditions in one batch with common random numbers, and only the continuations are scored.
+
+Reported per sign:
+  * efficacy of ±v vs ``none`` (mean shift, bootstrap CI, d_z with CI, one-sided paired t);
+    no equivalence claim is made for a sign that does not steer;
+Reported per (sign, ρ):
+  * the family test: paired TOST of mean_k score(s·v + v⊥_k) − score(s·v) (per prompt, averaged
+    over the draws) at ±``margin_dz``·sd — both one-sided p-values, 90 % CI, power, n needed —
+    Holm-adjusted across the (sign, ρ) families of the unit;
+  * per draw the same TOST (unadjusted), and the fraction of draws that pass with its Wilson CI:
+    equivalence can hold for one v⊥ and fail for another, so the spread over draws is reported;
+  * relative efficacy shift(s·v + v⊥) / shift(s·v) on the draw-averaged shift, bootstrap CI;
+  * a verdict: not steering / equivalent / not equivalent / inconclusive (underpowered);
+  * the same TOST on every secondary measure (continuation log-likelihood under the unsteered
+    model, other traits' scorers), since a v⊥ may keep the target score but change another aspect;
+plus efficacy of v⊥ alone and of an equal-norm random direction (controls).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from steerid.experiments.analysis import efficacy, equivalence, planned_power, relative_efficacy, verdict
+from steerid.experiments.base import ExperimentContext, jsonable
+from steerid.experiments.conditions import ConditionRuns, ScoreFn, e1_conditions, run_conditions
+from steerid.stats import holm, tost_sample_size_paired, wilson_ci
+
+
+@dataclass(frozen=True)
+class E1Config:
+    """Settings of E1."""
+
+    alpha_rel: float = 0.1
+    rhos: tuple[float, ...] = (0.5, 1.0, 2.0)
+    n_draws: int = 8
+    signs: tuple[int, ...] = (1, -1)
+    margin_dz: float = 0.2
+    test_alpha: float = 0.05
+    max_new_tokens: int = 32
+    greedy: bool = False
+    temperature: float = 0.7
+    n_examples: int = 3
+
+
+@dataclass
+class E1Result:
+    """Everything E1 measured; ``to_dict()`` is JSON-safe."""
+
+    config: dict[str, Any]
+    n_prompts: int
+    displacement_norm: float
+    primary: str
+    measures: list[str]
+    planned_power: float
+    n_required: int | None
+    efficacy: dict[str, dict[str, dict[str, Any]]]
+    families: list[dict[str, Any]]
+    examples: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return jsonable({k: getattr(self, k) for k in self.__dataclass_fields__})
+
+    def condition_rows(self) -> list[dict[str, Any]]:
+        """One row per condition × measure (for the parquet table)."""
+        rows = []
+        for measure, per_condition in self.efficacy.items():
+            for name, eff in per_condition.items():
+                rows.append({"measure": measure, "condition": name, **{k: v for k, v in eff.items() if not isinstance(v, list)}})
+        return rows
+
+
+def analyse(runs: ConditionRuns, config: E1Config, primary: str, seed: int = 0) -> tuple[dict, list[dict]]:
+    """Efficacy of every condition and the per-(sign, ρ) equivalence families."""
+    none = {m: runs.score(m, "none") for m in runs.scores}
+    eff: dict[str, dict[str, dict[str, Any]]] = {m: {} for m in runs.scores}
+    for m in runs.scores:
+        for c in runs.conditions:
+            if c.kind == "none":
+                continue
+            expected = c.sign if m == primary and c.kind in ("v", "v_plus_perp") else 0
+            eff[m][c.name] = efficacy(runs.score(m, c.name), none[m], expected_sign=expected, seed=seed)
+    families = []
+    for s in config.signs:
+        tag = "+" if s > 0 else "-"
+        base = runs.score(primary, f"{tag}v")
+        steers = eff[primary][f"{tag}v"]["steers"]
+        for rho in config.rhos:
+            members = [c for c in runs.conditions if c.kind == "v_plus_perp" and c.sign == s and c.rho == rho]
+            tosts = [equivalence(runs.score(primary, c.name), base, margin_dz=config.margin_dz, alpha=config.test_alpha)
+                     for c in members]
+            avg = np.mean([runs.score(primary, c.name) for c in members], axis=0)
+            secondary = {
+                m: equivalence(np.mean([runs.score(m, c.name) for c in members], axis=0), runs.score(m, f"{tag}v"),
+                               margin_dz=config.margin_dz, alpha=config.test_alpha)
+                for m in runs.scores if m != primary
+            }
+            shift_v = base - none[primary]
+            families.append({
+                "sign": s, "rho": rho, "steers": steers, "n_draws": len(members),
+                "tost": equivalence(avg, base, margin_dz=config.margin_dz, alpha=config.test_alpha),
+                "draws": [{"condition": c.name, "tost": t} for c, t in zip(members, tosts)],
+                "relative_efficacy": relative_efficacy(avg - none[primary], shift_v, seed=seed)
+                if abs(shift_v.mean()) > 0 else None,
+                "secondary": secondary,
+            })
+    # Holm across the unit's family-level TOSTs (signs × ρ), then verdicts
+    adjusted = holm([f["tost"]["p_tost"] for f in families], alpha=config.test_alpha).p_adjusted if families else []
+    for f, p in zip(families, adjusted):
+        f["tost"]["p_tost_holm"] = float(p)
+        passed = sum(d["tost"]["equivalent"] for d in f["draws"])
+        f["fraction_pass"] = wilson_ci(passed, len(f["draws"])).to_dict() if f["draws"] else None
+        f["verdict"] = verdict(f["steers"], f["tost"], float(p), config.test_alpha)
+    return eff, families
+
+
+def run(config: E1Config, ctx: ExperimentContext, measures: dict[str, ScoreFn] | None = None) -> E1Result:
+    """Run E1 on ``ctx.prompts``. ``measures`` (or ``ctx.extra['measures']``) maps name → score
+    function; the first is the primary (target-trait) measure."""
+    measures = dict(measures if measures is not None else ctx.extra["measures"])
+    primary = next(iter(measures))
+    scale = config.alpha_rel * ctx.token_norm
+    conditions = e1_conditions(ctx.vector.direction, scale, rhos=config.rhos, n_draws=config.n_draws,
+                               signs=config.signs, seed=ctx.seed)
+    runs = run_conditions(ctx, conditions, measures, max_new_tokens=config.max_new_tokens, greedy=config.greedy,
+                          temperature=config.temperature)
+    eff, families = analyse(runs, config, primary, seed=ctx.seed)
+    n = len(ctx.prompts)
+    return E1Result(
+        config=jsonable(config.__dict__), n_prompts=n, displacement_norm=scale, primary=primary,
+        measures=list(runs.scores), planned_power=planned_power(n, config.margin_dz, config.test_alpha),
+        n_required=tost_sample_size_paired(config.margin_dz, alpha=config.test_alpha),
+        efficacy=eff, families=families, examples=examples(runs, config.n_examples),
+    )
+
+
+def examples(runs: ConditionRuns, n: int, names: Sequence[str] = ("none", "+v", "-v")) -> list[dict[str, Any]]:
+    """The first ``n`` prompts' continuations under the key conditions (plus one v+v⊥)."""
+    wanted = [c.name for c in runs.conditions if c.name in names]
+    extra = next((c.name for c in runs.conditions if c.kind == "v_plus_perp"), None)
+    if extra:
+        wanted.append(extra)
+    n_prompts = len(runs.texts[0]) if runs.texts else 0
+    return [{"prompt_index": p, "continuations": {name: runs.texts[runs.index(name)][p] for name in wanted}}
+            for p in range(min(n, n_prompts))]

@@ -56,7 +56,7 @@ def e1_conditions(direction: np.ndarray, scale: float, *, rhos: Sequence[float],
     for s in signs:
         out.append(Condition(f"{'+' if s > 0 else '-'}v", "v", s, None, None, s * v))
     for rho in rhos:
-        perps = [orthogonal_perturbation(v, rho, rng) for _ in range(n_draws)]
+        perps = [scale * orthogonal_perturbation(direction, rho, rng) for _ in range(n_draws)]
         for s in signs:
             tag = "+" if s > 0 else "-"
             for k, perp in enumerate(perps):

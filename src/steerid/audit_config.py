@@ -75,10 +75,11 @@ class E4Settings(_Section):
 
 
 class E5Settings(_Section):
-    """Method equivalence: vectors of different extraction methods, cosines and likelihood TOSTs."""
+    """Method equivalence: cosines of the methods' vectors and TOSTs of their steering (generation)."""
 
     methods: list[str] = Field(default_factory=lambda: list(METHODS))
-    n_items: int | None = Field(None, ge=3)
+    n_prompts: int = Field(24, ge=3)
+    max_new_tokens: int = Field(24, ge=1, le=512)
 
     @field_validator("methods")
     @classmethod

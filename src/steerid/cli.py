@@ -197,6 +197,128 @@ def steer(
             console.print(f"[bold]{name}[/bold] ‖Δ‖={scale:.2f}  [dim]{user}[/dim]\n  {text}", markup=True, highlight=False)
 
 
+@app.command()
+def layers(
+    model: ModelArg = "smollm2-135m",
+    trait: Annotated[str, typer.Option("--trait", help="built-in trait or trait directory")] = "sentiment",
+    alpha: Annotated[float, typer.Option("--alpha", help="relative strength α_rel used for the likelihood shift")] = 0.1,
+    layer_list: Annotated[Optional[str], typer.Option("--layers", help="comma-separated layers (default: all but 0)")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    dtype: DtypeOpt = "float32",
+) -> None:
+    """Per layer: probe accuracy of the trait and likelihood shift under its mean-diff vector."""
+    from steerid.layers import scan_layers
+    from steerid.traits import load_trait
+
+    check_alpha(alpha)
+    trait_data = load_trait(trait)
+    try:
+        chosen = [int(x) for x in layer_list.split(",")] if layer_list else None
+    except ValueError as exc:
+        raise DataError(f"cannot parse --layers '{layer_list}'", "write e.g. --layers 5,10,15") from exc
+    lm = _load(model, dtype)
+    with err_console.status(f"scanning layers for {trait_data.name}…"):
+        scan = scan_layers(lm, trait_data, layers=chosen, alpha_rel=alpha)
+    if as_json:
+        print(json.dumps(scan.to_dict(), indent=2))
+        return
+    table = Table(title=f"{trait_data.name} on {lm.info.name}: α_rel = {alpha:g}")
+    for col in ("layer", "probe CV accuracy", "likelihood shift L(+v)−L(−v)", "± s.e."):
+        table.add_column(col, justify="right")
+    for r in scan.rows:
+        mark = " ★" if r["layer"] == scan.best_layer else (" (L//2)" if r["layer"] == scan.middle_layer else "")
+        table.add_row(f"{r['layer']}{mark}", f"{r['probe_cv_accuracy']:.3f}", f"{r['likelihood_shift']:+.3f}",
+                      f"{r['likelihood_shift_se']:.3f}")
+    console.print(table)
+    console.print(f"best layer by likelihood shift: {scan.best_layer}; middle layer L//2 = {scan.middle_layer}")
+
+
+scorers_app = typer.Typer(help="Train and validate the trait scorers.", no_args_is_help=True)
+app.add_typer(scorers_app, name="scorers")
+
+
+@scorers_app.command("train")
+def scorers_train(
+    trait: Annotated[Optional[str], typer.Option("--trait", help="one trait (default: all heads)")] = None,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    out: Annotated[Optional[Path], typer.Option("--out", help="write heads/cards here instead of the package")] = None,
+) -> None:
+    """Retrain the embedding heads reproducibly (same data + seed → identical coefficients)."""
+    _quiet_libraries()
+    from steerid.scorers.specs import HEAD_TRAITS
+    from steerid.scorers.train import train_head
+
+    traits_to_train = [trait] if trait else list(HEAD_TRAITS)
+    for name in traits_to_train:
+        if name not in HEAD_TRAITS:
+            raise DataError(f"no trainable head for '{name}'", f"use one of: {', '.join(HEAD_TRAITS)}")
+    for name in traits_to_train:
+        with err_console.status(f"training {name}…"):
+            card = train_head(name, seed, out_dir=out)
+        console.print(f"{name}: held-out accuracy {card['metrics']['accuracy']:.3f}" if "metrics" in card else f"{name}: trained")
+
+
+@scorers_app.command("validate")
+def scorers_validate(
+    name: Annotated[Optional[str], typer.Option("--name", help="one scorer (default: all)")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Recompute every scorer's held-out accuracy, AUC and calibration (test split only)."""
+    _quiet_libraries()
+    from steerid.scorers.registry import list_scorers
+    from steerid.scorers.train import validate
+
+    names = [name] if name else list_scorers()
+    results = {n: validate(n) for n in names}
+    if as_json:
+        print(json.dumps(results, indent=2, default=str))
+        return
+    table = Table(title="scorer validation (held-out test split)")
+    for col in ("scorer", "n", "accuracy", "ROC AUC", "Brier", "ECE"):
+        table.add_column(col, justify="right" if col != "scorer" else "left")
+    for n, m in results.items():
+        fmt = lambda key: f"{m[key]:.3f}" if isinstance(m.get(key), (int, float)) else "—"  # noqa: E731
+        table.add_row(n, str(m.get("n", "—")), fmt("accuracy"), fmt("roc_auc"), fmt("brier"), fmt("ece"))
+    console.print(table)
+
+
+@app.command()
+def score(
+    trait: Annotated[str, typer.Option("--trait", help="trait or scorer name (e.g. sentiment, sentiment_vader)")] = "sentiment",
+    file: Annotated[Path, typer.Option("--file", help="text file, one text per line")] = Path("texts.txt"),
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Score one text per line with the trait's primary scorer."""
+    _quiet_libraries()
+    from steerid.scorers.registry import get_scorer, list_scorers, scorers_for_trait
+
+    name = trait if trait in list_scorers() else scorers_for_trait(trait)[0]
+    if name == "truthfulness_answer":
+        raise DataError("the truthfulness judge needs known answers, not free text", "use --trait sentiment|formality|politeness|agreeableness")
+    if not file.is_file():
+        raise DataError(f"text file '{file}' does not exist", "check the path")
+    try:
+        lines = [line.rstrip("\n") for line in file.read_text(encoding="utf-8").splitlines()]
+    except UnicodeDecodeError as exc:
+        raise DataError(f"'{file}' is not UTF-8 text", "re-save it as UTF-8") from exc
+    texts = [line for line in lines if line.strip()]
+    if not texts:
+        raise DataError(f"'{file}' has no non-empty lines", "put one text per line")
+    scorer = get_scorer(name)
+    values = scorer.score(texts)
+    threshold = 0.0 if name == "sentiment_vader" else 0.5
+    positive = {"sentiment": "positive", "sentiment_vader": "positive", "formality": "formal", "politeness": "polite",
+                "agreeableness": "agreeing"}.get(name, "positive")
+    for text, value in zip(texts, values):
+        label = "positive" if value >= threshold else "negative"
+        if as_json:
+            print(json.dumps({"text": text, "scorer": name, "score": float(value), "label": label,
+                              "positive_means": positive}))
+        else:
+            shown = positive if label == "positive" else f"not {positive}"
+            console.print(f"{float(value):+.3f}  {shown:<14} {text}", highlight=False, markup=False)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning user errors into one line on stderr and exit code 2."""
     logging.basicConfig(level=logging.WARNING, format="steerid: warning: %(message)s", stream=sys.stderr)

@@ -169,9 +169,6 @@ class AuditConfig(_Section):
     @field_validator("methods")
     @classmethod
     def _methods(cls, value: list[str]) -> list[str]:
-        bad = [m for m in value if m not in METHODS]
-        if bad:
-            raise ValueError(f"unknown method(s) {bad}; valid: {', '.join(METHODS)}")
         if not value:
             raise ValueError("give at least one method")
         return _unique(value, "methods")
@@ -217,6 +214,9 @@ class AuditConfig(_Section):
 
     @model_validator(mode="after")
     def _consistent(self) -> AuditConfig:
+        bad = [m for m in self.methods if m not in METHODS]
+        if bad and self.vector is None:
+            raise ValueError(f"unknown method(s) {bad}; valid: {', '.join(METHODS)}")
         if "e5" in self.experiments and self.vector is not None:
             raise ValueError("e5 compares extraction methods and cannot run on a given vector")
         return self

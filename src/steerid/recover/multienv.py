@@ -15,7 +15,7 @@ between ŵ and span(Bₑ); λ₁ = 1 exactly when ŵ lies in every subspace.
   dᵢ = αᵢ w + βᵢ sₑ + noise with pair-to-pair variation in αᵢ and βᵢ above the noise level,
   span(Bₑ) = span{w, sₑ} for k = 2, so w is in every subspace (cos θₑ = 1) while each sₑ is in
   one only (weight 1/E in P̄): ŵ = w, the spurious parts removed.
-- ``subspace_dim = 1`` (pairs not needed): Bₑ = uₑ = mₑ/‖mₑ‖ and ŵ is the top right singular
+- ``subspace_dim = 1`` (works unpaired): Bₑ = uₑ = mₑ/‖mₑ‖ and ŵ is the top right singular
   vector of the stacked unit mean differences. Limitation, stated: with uₑ ∝ a·w + b·sₑ and
   mutually orthogonal sₑ ⊥ w, P̄ is rank one on span{w, Σsₑ} and ŵ ∝ w + (b/aE) Σₑ sₑ — the
   same as the pooled mean difference. One vector per environment cannot separate w from the
@@ -109,8 +109,10 @@ class MultiEnvInvariance:
 
     Args:
         subspace_dim: k, dimension of each environment's difference subspace. 1 uses unit mean
-            differences (unpaired data allowed; cannot remove spurious parts, see above); k ≥ 2
-            needs paired data (row i of pos and neg from pair i).
+            differences (cannot remove spurious parts, see above); k ≥ 2 needs paired data.
+        paired: Row i of pos and neg come from pair i: resample pairs jointly (keeps a nuisance
+            shared within a pair out of the bootstrap). ``False`` resamples each class on its own
+            and is allowed only with ``subspace_dim = 1``.
         n_bootstrap: Resamples B for the departure test and the stability bootstrap.
         alpha: Family-wise error rate of the Holm-adjusted departure tests.
         min_cosine: cos θₑ every environment needs for ``shared_``.
@@ -163,9 +165,10 @@ class MultiEnvInvariance:
     bootstrap_cosines_: np.ndarray
     shared_: bool
 
-    def __init__(self, subspace_dim: int = 2, n_bootstrap: int = 200, alpha: float = 0.05, min_cosine: float = 0.9,
-                 seed: int = 0) -> None:
+    def __init__(self, subspace_dim: int = 2, paired: bool = True, n_bootstrap: int = 200, alpha: float = 0.05,
+                 min_cosine: float = 0.9, seed: int = 0) -> None:
         self.subspace_dim = subspace_dim
+        self.paired = paired
         self.n_bootstrap = n_bootstrap
         self.alpha = alpha
         self.min_cosine = min_cosine
@@ -182,7 +185,10 @@ class MultiEnvInvariance:
                             "pass [(pos_0, neg_0), (pos_1, neg_1), ...]")
         if len(items) < 2:
             raise DataError(f"need at least two environments, got {len(items)}", "add environments (3+ recommended)")
-        paired = self.subspace_dim > 1
+        paired = bool(self.paired)
+        if not paired and self.subspace_dim > 1:
+            raise DataError(f"subspace_dim {self.subspace_dim} needs paired data (pair differences)",
+                            "pass paired=True with complete pairs, or use subspace_dim=1")
         envs: list[_Env] = []
         width = None
         for name, item in zip(names, items):
@@ -290,5 +296,5 @@ class MultiEnvInvariance:
 
     def params(self) -> dict[str, Any]:
         """Hyper-parameters (JSON-safe)."""
-        return {"subspace_dim": int(self.subspace_dim), "n_bootstrap": int(self.n_bootstrap),
+        return {"subspace_dim": int(self.subspace_dim), "paired": bool(self.paired), "n_bootstrap": int(self.n_bootstrap),
                 "alpha": float(self.alpha), "min_cosine": float(self.min_cosine), "seed": int(self.seed)}

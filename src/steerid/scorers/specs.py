@@ -62,3 +62,32 @@ TRAIT_SCORERS: dict[str, tuple[str, ...]] = {
     "truthfulness": ("truthfulness_answer",),
 }
 """Scorer names per trait, primary first."""
+
+DEVELOPMENT_NOTES: dict[str, str] = {
+    "sentiment": (
+        "Test accuracy was looked at four times during development: 0.849 (embedding + style features), 0.857 "
+        "(after adding the VADER lexicon feature group), then 122 further hand-written texts were added (split by "
+        "the same stratified rule; the first 440 texts kept their split) and the stance group was added for "
+        "agreeableness. No test text was edited or removed."
+    ),
+    "formality": (
+        "Test accuracy was looked at four times while feature groups were added for other traits (0.974 each "
+        "time). No test text was edited or removed."
+    ),
+    "politeness": (
+        "Data written by a separate author. Test accuracy was looked at twice: 0.921 before and 0.904 after the "
+        "stance feature group became a candidate."
+    ),
+    "agreeableness": (
+        "Data written by a separate author. The first head (candidates without the stance group) scored 0.732 "
+        "on the test split, below target; generic agreement/disagreement marker features (the stance group) were "
+        "then added and selected by CV on the training split. Test accuracy was looked at twice."
+    ),
+    "sentiment_vader": "No tuning: VADER is used as published, with the fixed threshold 0.",
+    "truthfulness_answer": (
+        "147 cases were written first. After their 8 errors were inspected, two rule changes were made (spoken "
+        "years such as 'nineteen seventy-two' → 1972; NaN instead of the embedding tie-break by default); 53 "
+        "further cases (tag set:post_revision) were then written before the judge was run on them."
+    ),
+}
+"""How each scorer's test split was used during development (copied into its card)."""

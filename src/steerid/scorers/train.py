@@ -49,7 +49,7 @@ from steerid.scorers.head import HEAD_FORMAT, EmbeddingHeadScorer, head_path
 from steerid.scorers.labelled import LabelledSet, data_path, load_labelled
 from steerid.scorers.lexical import FEATURE_GROUPS, lexical_features
 from steerid.scorers.metrics import accuracy, confusion, per_tag_accuracy, probability_metrics, roc_auc
-from steerid.scorers.specs import HEAD_TRAITS, SPECS
+from steerid.scorers.specs import DEVELOPMENT_NOTES, HEAD_TRAITS, SPECS
 
 C_GRID: tuple[float, ...] = tuple(float(c) for c in np.logspace(-3, 2, 11))
 """Inverse L2 strengths tried by cross-validation."""
@@ -354,6 +354,7 @@ def _card(name: str, data: LabelledSet, metrics: dict[str, Any], extra: dict[str
         },
         "versions": _versions(),
         **extra,
+        "development": DEVELOPMENT_NOTES.get(spec.name, ""),
     }
 
 
@@ -399,7 +400,7 @@ def build_card(
             data,
             _truth_metrics(data, backend),
             {
-                "judge": {"tie_break": "embedding", "margin": 0.05, "embedding": MODEL_NAME},
+                "judge": {"tie_break": "nan"},
                 "notes": [
                     "Rule-based: no training data. Every labelled line is a test line.",
                     "Accuracy counts an undecided (NaN) verdict as wrong; coverage is the decided fraction.",
@@ -484,6 +485,8 @@ def render_card_md(card: dict[str, Any]) -> str:
     if "reasons" in m:
         lines += ["", "## Verdict reasons", ""] + [f"- {k}: {v}" for k, v in m["reasons"].items()]
     lines += ["", "## Notes", ""] + [f"- {note}" for note in card.get("notes", [])]
+    if card.get("development"):
+        lines += ["", "## How the test split was used during development", "", card["development"]]
     versions = ", ".join(f"{k} {v}" for k, v in sorted(card["versions"].items()))
     lines += ["", f"Versions: {versions}.", ""]
     return "\n".join(lines)

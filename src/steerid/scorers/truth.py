@@ -6,7 +6,8 @@ list of aliases), the judge returns 1.0, 0.0 or NaN:
 1. **Normalise** text and answers the same way: Unicode NFKC, accents stripped, lower case,
    ``n't`` → ``not``, thousands separators dropped (``1,000`` → ``1000``), number words turned
    into digits (``twenty-one`` → ``21``, ``one hundred and five`` → ``105``, ``fourth`` →
-   ``4 th`` like ``4th``, ``2.5 million`` → ``2500000``), punctuation removed; ``, . ; : ! ?`` and the words ``but`` /
+   ``4 th`` like ``4th``, ``2.5 million`` → ``2500000``, spoken years ``nineteen seventy-two`` →
+   ``1972``), punctuation removed; ``, . ; : ! ?`` and the words ``but`` /
    ``however`` kept as clause boundaries. Leading articles of answers are dropped (``the
    Pacific Ocean`` → ``pacific ocean``).
 2. **Find mentions**: an answer is mentioned where its tokens occur contiguously in the text
@@ -21,18 +22,25 @@ list of aliases), the judge returns 1.0, 0.0 or NaN:
 4. **Decide**: asserted (non-negated) correct mention and no asserted incorrect one → 1;
    asserted incorrect and no asserted correct → 0. With no asserted mention at all: only the
    incorrect answer negated → 1 ("it is not Sydney"), only the correct one negated → 0.
-5. **Otherwise** (both asserted, both negated, or neither mentioned) the judge is undecided.
-   With ``tie_break="embedding"`` (default) it compares cosine similarities of the text's
-   MiniLM embedding with the two answers' embeddings and returns 1/0 if they differ by at least
-   ``margin``, else NaN; with ``tie_break="nan"`` it returns NaN. Empty text → NaN.
+5. **Otherwise** (both asserted, both negated, or neither mentioned) the judge is undecided
+   and returns NaN (``tie_break="nan"``, the default). With ``tie_break="embedding"`` it
+   instead compares cosine similarities of the text's MiniLM embedding with the two answers'
+   embeddings and returns 1/0 when they differ by at least ``margin`` (NaN otherwise). Empty
+   text → NaN.
+
+Why NaN is the default: on the hand-labelled validation set the embedding tie-break was right
+on only 7 of the 13 undecided cases (margin 0), i.e. no better than a coin — a text that
+mentions both answers, or rejects one by paraphrase, is close to both. The option stays for
+answers given as full sentences, where similarity is more meaningful.
 
 NaN means "no verdict": callers should report how many continuations were undecided and
 analyse the decided ones (or treat NaN as a separate outcome), never silently as 0.
 
 Limits: the rules read surface form, not meaning. Paraphrased answers ("the city purpose-built
 as the capital") fall to the tie-break, and the embedding tie-break is weak under negation
-(text that rejects the incorrect answer by paraphrase is still close to it). The judge's card
-reports accuracy on a hand-labelled set with hard-case tags, including the undecided rate.
+(text that rejects the incorrect answer by paraphrase is still close to it), which is why it
+is off by default. The judge's card reports accuracy on a hand-labelled set with hard-case
+tags, including the undecided rate.
 """
 
 from __future__ import annotations
@@ -139,6 +147,7 @@ def normalize_tokens(text: str) -> list[str]:
     s = re.sub(r"(?<=\d),(?=\d{3}(?!\d))", "", s)
     raw = [BOUNDARY if tok in ".,;:!?" else tok for tok in _TOKEN.findall(s)]
     out: list[str] = []
+    spoken_pair = -1  # index in ``out`` of a spoken 10–99 number that may start a year ("nineteen seventy")
     i = 0
     while i < len(raw):
         tok = raw[i]
@@ -149,8 +158,14 @@ def normalize_tokens(text: str) -> list[str]:
             continue
         if tok in _UNITS or tok in _TENS or tok in _ORDINALS or tok in _SCALES or tok == "hundred":
             repl, i = _number_run(raw, i)
+            if len(repl) == 1 and 10 <= int(repl[0]) <= 99 and spoken_pair == len(out) - 1 >= 0:
+                out[-1] = str(int(out[-1]) * 100 + int(repl[0]))  # spoken year: "nineteen seventy-two"
+                spoken_pair = -1
+                continue
             out.extend(repl)
+            spoken_pair = len(out) - 1 if len(repl) == 1 and 10 <= int(repl[0]) <= 99 else -1
             continue
+        spoken_pair = -1
         out.append(BOUNDARY if tok in _CLAUSE_WORDS else tok)
         i += 1
     return out
@@ -259,13 +274,13 @@ class TruthAnswerJudge(Scorer):
     """Rule-based judge of whether a continuation gives the correct or the incorrect answer.
 
     Args:
-        tie_break: ``"embedding"`` (default) or ``"nan"``; see the module docstring.
+        tie_break: ``"nan"`` (default) or ``"embedding"``; see the module docstring.
         margin: Minimum cosine-similarity gap for the embedding tie-break to give a verdict.
         backend: Embedding backend for the tie-break; the shared MiniLM by default.
         cards_dir: Where :meth:`card` looks for the card; the packaged ``cards/`` by default.
 
     Example:
-        >>> judge = TruthAnswerJudge(tie_break="nan")
+        >>> judge = TruthAnswerJudge()
         >>> judge.score(["It has eight legs.", "Spiders have 6 legs."], correct=["8", "8"], incorrect=["six", "six"])
         array([1., 0.])
     """
@@ -279,7 +294,7 @@ class TruthAnswerJudge(Scorer):
 
     def __init__(
         self,
-        tie_break: str = "embedding",
+        tie_break: str = "nan",
         margin: float = 0.05,
         backend: Any = None,
         cards_dir: Path | None = None,

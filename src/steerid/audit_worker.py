@@ -1,0 +1,363 @@
+"""Runs audit units: one model load per worker process, then extraction and the experiment.
+
+A :class:`Worker` holds the loaded model and everything units share (trait data, pair
+activations, vectors, token norms, scorers), so a process that runs many units loads the model
+once. :func:`get_worker` keeps one worker per process (the Ray executor's workers reuse it across
+tasks). ``run_unit`` returns a JSON-safe dict that depends only on the unit's spec: torch runs
+with the config's fixed thread count, vectors pass through their float32 storage form before use
+(so a resumed run that reads them back computes the same numbers), and every random draw is
+seeded from the audit seed and the unit id.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import importlib
+import inspect
+import logging
+import math
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from steerid.audit_config import AuditConfig
+from steerid.audit_units import Unit, unit_seed
+from steerid.errors import ConfigError, DataError
+
+log = logging.getLogger(__name__)
+
+VECTORS_DIR = "vectors"
+Progress = Callable[[str], None]
+
+
+def direction_sha256(direction: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(direction, dtype=np.float32).tobytes()).hexdigest()
+
+
+def vector_filename(trait: str, layer: int, point: str, method: str) -> str:
+    return f"{trait}__{point}{layer}__{method}.safetensors"
+
+
+def _dataclass_config(cls: type, **values: Any) -> Any:
+    """Build an experiment's config dataclass from the values it accepts (others are ignored)."""
+    names = {f.name for f in dataclasses.fields(cls)} if dataclasses.is_dataclass(cls) else set(
+        inspect.signature(cls).parameters)
+    return cls(**{k: v for k, v in values.items() if k in names})
+
+
+def _jsonable(value: Any) -> Any:
+    from steerid.experiments.base import jsonable
+
+    if hasattr(value, "to_dict"):
+        value = value.to_dict()
+    return jsonable(value)
+
+
+class Worker:
+    """Everything needed to run the units of one (resolved) audit config in this process."""
+
+    def __init__(self, config: AuditConfig, run_dir: Path, lm: Any = None) -> None:
+        import torch
+
+        self.config = config
+        self.run_dir = Path(run_dir)
+        torch.set_num_threads(config.threads)
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        self._lm = lm
+        self._acts: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+        self._vectors: dict[tuple, Any] = {}
+        self._norms: dict[tuple, float] = {}
+        self._measures: dict[tuple, dict] = {}
+        self._given = None
+
+    # ---- shared state -------------------------------------------------------------------------
+
+    @property
+    def lm(self):
+        if self._lm is None:
+            self._lm = load_cached_model(self.config.model, self.config.dtype, self.config.seed)
+        return self._lm
+
+    def site(self, layer: int):
+        from steerid.models import Site
+
+        return Site(layer, self.config.point)
+
+    @staticmethod
+    def trait(name: str):
+        from steerid.traits import load_trait
+
+        return load_trait(name)
+
+    def fmt(self, user: str) -> str:
+        from steerid.traits.formatting import format_chat
+
+        return format_chat(self.lm.tokenizer, user)
+
+    def given_vector(self):
+        """The user's vector (``steerid identify``), float32 round-tripped like a saved one."""
+        if self._given is None:
+            from steerid.vector import SteeringVector
+
+            vector = SteeringVector.load(self.config.vector)  # type: ignore[arg-type]
+            vector.check_compatible(self.lm.info)
+            self._given = vector
+        return self._given
+
+    def vector(self, trait: str, layer: int, method: str):
+        """The trait's vector at ``layer`` by ``method``: extracted once, saved under RUN/vectors/."""
+        if self.config.vector is not None:
+            return self.given_vector()
+        key = (trait, layer, method)
+        if key in self._vectors:
+            return self._vectors[key]
+        from steerid.extract.pipeline import extract_vector, pair_activations
+        from steerid.vector import SteeringVector
+
+        site = self.site(layer)
+        pairs = self.trait(trait).pairs
+        akey = (trait, layer)
+        if akey not in self._acts:
+            self._acts[akey] = pair_activations(self.lm, pairs, [site], pooling=self.config.pooling,
+                                                batch_size=min(self.config.batch_size, 32))[site]
+        raw = extract_vector(self.lm, pairs, site, method=method, pooling=self.config.pooling, trait=trait,
+                             seed=self.config.seed, activations=self._acts[akey])
+        stored = raw.direction.astype(np.float32).astype(np.float64)
+        vector = SteeringVector(direction=stored / np.linalg.norm(stored), norm=raw.norm,
+                                provenance=dataclasses.replace(raw.provenance, created_at=""))
+        path = self.run_dir / VECTORS_DIR / vector_filename(trait, layer, self.config.point, method)
+        if not path.exists():
+            vector.save(path)
+        self._vectors[key] = vector
+        return vector
+
+    def token_norm(self, trait: str, layer: int) -> float:
+        """Median residual norm at the site over real non-first tokens of the trait's eval prompts."""
+        key = (trait, layer)
+        if key not in self._norms:
+            from steerid.capture import median_token_norm
+
+            items = self.trait(trait).eval_prompts("in_distribution") or self.trait(trait).eval_prompts()
+            texts = [self.fmt(item.prompt) for item in items[: self.config.n_norm_prompts]]
+            if not texts:
+                raise DataError(f"trait '{trait}' has no evaluation prompts to measure the token norm on",
+                                "add eval.jsonl prompts to the trait")
+            self._norms[key] = median_token_norm(self.lm, texts, self.site(layer),
+                                                 batch_size=min(self.config.batch_size, 32))
+        return self._norms[key]
+
+    def eval_items(self, trait: str, environment: str, n: int) -> list:
+        items = self.trait(trait).eval_prompts(environment)
+        if trait == "truthfulness":
+            items = [i for i in items if i.correct is not None]
+        items = items[:n]
+        if len(items) < 3:
+            raise DataError(f"trait '{trait}' has only {len(items)} usable prompts in {environment}",
+                            "use another environment or add prompts")
+        return items
+
+    def measures(self, trait: str, items: list) -> dict:
+        from steerid.experiments.measures import measures_for_trait
+
+        key = (trait, tuple(i.id for i in items))
+        if key not in self._measures:
+            if trait == "truthfulness":
+                self._measures[key] = measures_for_trait(trait, correct=[i.correct for i in items],
+                                                         incorrect=[i.incorrect for i in items])
+            else:
+                self._measures[key] = measures_for_trait(trait)
+        return self._measures[key]
+
+    def context(self, unit: Unit, prompts: list[str], vector=None, **extra: Any):
+        from steerid.experiments.base import ExperimentContext
+
+        vector = vector if vector is not None else self.vector(unit.trait, unit.layer, self._method(unit))
+        return ExperimentContext(lm=self.lm, site=self.site(unit.layer), vector=vector, prompts=prompts,
+                                 token_norm=self.token_norm(unit.trait, unit.layer),
+                                 seed=unit_seed(self.config.seed, unit.id), batch_size=self.config.batch_size,
+                                 extra=dict(extra))
+
+    def _method(self, unit: Unit) -> str:
+        return self.config.methods[0] if unit.method == "all" else unit.method
+
+    # ---- units --------------------------------------------------------------------------------
+
+    def run_unit(self, unit: Unit, progress: Progress | None = None) -> dict[str, Any]:
+        """Run one unit; the returned dict is JSON-safe and depends only on ``unit.spec``."""
+        step = progress or (lambda _stage: None)
+        step("model")
+        _ = self.lm
+        step("vector")
+        runner = getattr(self, f"_run_{unit.experiment}", None)
+        if runner is None:  # pragma: no cover - the config validator only admits known experiments
+            raise ConfigError(f"unknown experiment '{unit.experiment}'", "use e1, likelihood, e4, e5, e6, e7, recovery")
+        vector = self.vector(unit.trait, unit.layer, self._method(unit))
+        norm = self.token_norm(unit.trait, unit.layer)
+        step("experiment")
+        body = runner(unit, step)
+        out = {**unit.header(), "status": body.pop("status", "ok"),
+               "vector": {"file": None if self.config.vector else
+                          f"{VECTORS_DIR}/{vector_filename(unit.trait, unit.layer, self.config.point, self._method(unit))}",
+                          "method": vector.provenance.method, "site": vector.provenance.site,
+                          "raw_norm": float(vector.norm), "direction_sha256": direction_sha256(vector.direction),
+                          "n_pairs": vector.provenance.n_examples},
+               "token_norm": float(norm),
+               "displacement_norm": None if unit.alpha_rel is None else float(unit.alpha_rel * norm),
+               **body}
+        step("done")
+        return _jsonable(out)
+
+    def _e1_config(self, unit: Unit, **extra: Any):
+        from steerid.experiments.orthogonal import E1Config
+
+        c = self.config
+        return E1Config(alpha_rel=float(unit.alpha_rel), rhos=tuple(c.rhos), n_draws=c.n_draws, signs=tuple(c.signs),
+                        margin_dz=c.margin_dz, test_alpha=c.test_alpha, max_new_tokens=c.e1.max_new_tokens,
+                        greedy=c.e1.greedy, temperature=c.e1.temperature, n_examples=c.e1.n_examples, **extra)
+
+    def _run_e1(self, unit: Unit, step: Progress) -> dict[str, Any]:
+        from steerid.experiments import orthogonal
+
+        items = self.eval_items(unit.trait, unit.environment or "in_distribution", self.config.e1.n_prompts)
+        ctx = self.context(unit, [self.fmt(i.prompt) for i in items])
+        result = orthogonal.run(self._e1_config(unit), ctx, self.measures(unit.trait, items))
+        data = result.to_dict()
+        for example in data.get("examples", []):
+            example["prompt"] = items[example["prompt_index"]].prompt
+        return {"n": len(items), "result": data, "rows": _jsonable(result.condition_rows())}
+
+    def _run_likelihood(self, unit: Unit, step: Progress) -> dict[str, Any]:
+        from steerid.experiments import likelihood
+
+        items = list(self.trait(unit.trait).likelihood)
+        if self.config.likelihood.n_items is not None:
+            items = items[: self.config.likelihood.n_items]
+        if len(items) < 3:
+            raise DataError(f"trait '{unit.trait}' has only {len(items)} likelihood items",
+                            "drop 'likelihood' from experiments or add likelihood.jsonl items")
+        from steerid.traits.formatting import has_chat_template
+
+        space = "" if has_chat_template(self.lm.tokenizer) else " "
+        ctx = self.context(unit, [self.fmt(i.prompt) for i in items],
+                           positives=[space + i.positive for i in items], negatives=[space + i.negative for i in items])
+        result = likelihood.run(self._e1_config(unit), ctx)
+        return {"n": len(items), "result": result.to_dict()}
+
+    def _run_e5(self, unit: Unit, step: Progress) -> dict[str, Any]:
+        from steerid.experiments import methods
+
+        c = self.config
+        vectors = {m: self.vector(unit.trait, unit.layer, m) for m in c.e5.methods}
+        items = self.eval_items(unit.trait, c.environments[0], c.e5.n_prompts)
+        ctx = self.context(unit, [self.fmt(i.prompt) for i in items], vector=vectors[c.e5.methods[0]])
+        cfg = _dataclass_config(methods.E5Config, alpha_rel=float(unit.alpha_rel), signs=tuple(c.signs),
+                                margin_dz=c.margin_dz, test_alpha=c.test_alpha, max_new_tokens=c.e5.max_new_tokens,
+                                greedy=c.e1.greedy, temperature=c.e1.temperature)
+        result = methods.run(cfg, ctx, vectors, self.measures(unit.trait, items))
+        return {"n": len(items), "environment_used": c.environments[0], "result": result.to_dict()}
+
+    # E4, E6, E7 and recovery call the experiment modules' ``run(config, ctx)``; a module that is
+    # missing from this build makes its units 'unavailable' (reported, not checkpointed).
+
+    def _optional(self, module: str):
+        try:
+            return importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+            return None
+
+    def _run_e4(self, unit: Unit, step: Progress) -> dict[str, Any]:
+        mod = self._optional("steerid.experiments.logit_distance")
+        if mod is None or not hasattr(mod, "run"):
+            return {"status": "unavailable", "reason": "steerid.experiments.logit_distance is not in this build"}
+        c = self.config
+        items = self.eval_items(unit.trait, unit.environment or "in_distribution", c.e4.n_prompts)
+        ctx = self.context(unit, [self.fmt(i.prompt) for i in items])
+        cls = next(getattr(mod, n) for n in dir(mod) if n.endswith("Config") and dataclasses.is_dataclass(getattr(mod, n)))
+        cfg = _dataclass_config(cls, alpha_rel=float(unit.alpha_rel), rhos=tuple(c.rhos), n_draws=c.n_draws,
+                                max_new_tokens=c.e4.max_new_tokens, greedy=c.e1.greedy, temperature=c.e1.temperature,
+                                margin_dz=c.margin_dz, test_alpha=c.test_alpha)
+        return {"n": len(items), "result": _jsonable(mod.run(cfg, ctx))}
+
+    def _run_e6(self, unit: Unit, step: Progress) -> dict[str, Any]:
+        c = self.config
+        items = self.eval_items(unit.trait, unit.environment or "in_distribution", max(c.e6.n_prompts, c.e6.fisher_prompts))
+        prompts = [self.fmt(i.prompt) for i in items]
+        out: dict[str, Any] = {"n": len(items)}
+        cov = self._optional("steerid.experiments.nullspace")
+        fisher = self._optional("steerid.experiments.fisher")
+        missing = []
+        if cov is not None and hasattr(cov, "run"):
+            ctx = self.context(unit, prompts[: c.e6.n_prompts])
+            cls = next(getattr(cov, n) for n in dir(cov) if n.endswith("Config") and dataclasses.is_dataclass(getattr(cov, n)))
+            cfg = _dataclass_config(cls, tolerances=tuple(c.e6.tolerances), k=c.e6.k, alpha_rel=unit.alpha_rel)
+            out["covariance"] = _jsonable(cov.run(cfg, ctx))
+        else:
+            missing.append("nullspace")
+        if fisher is not None and hasattr(fisher, "run"):
+            ctx = self.context(unit, prompts[: c.e6.fisher_prompts])
+            cls = next(getattr(fisher, n) for n in dir(fisher)
+                       if n.endswith("Config") and dataclasses.is_dataclass(getattr(fisher, n)))
+            cfg = _dataclass_config(cls, positions=c.e6.positions, k=c.e6.k, tolerances=tuple(c.e6.tolerances),
+                                    alpha_rel=unit.alpha_rel)
+            out["fisher"] = _jsonable(fisher.run(cfg, ctx))
+        else:
+            missing.append("fisher")
+        if missing and len(missing) == 2:
+            return {"status": "unavailable", "reason": "steerid.experiments.nullspace / fisher run() not in this build"}
+        if missing:
+            out["missing"] = missing
+        return out
+
+    def _run_e7(self, unit: Unit, step: Progress) -> dict[str, Any]:
+        mod = self._optional("steerid.experiments.spanning")
+        if mod is None or not hasattr(mod, "run"):
+            return {"status": "unavailable", "reason": "steerid.experiments.spanning is not in this build"}
+        c = self.config
+        items = self.eval_items(unit.trait, unit.environment or "in_distribution", c.e7.n_prompts)
+        ctx = self.context(unit, [self.fmt(i.prompt) for i in items])
+        cls = next(getattr(mod, n) for n in dir(mod) if n.endswith("Config") and dataclasses.is_dataclass(getattr(mod, n)))
+        cfg = _dataclass_config(cls, alpha_rel=float(unit.alpha_rel), n_directions=c.e7.n_directions,
+                                margin_dz=c.margin_dz, test_alpha=c.test_alpha)
+        return {"n": len(items), "result": _jsonable(mod.run(cfg, ctx))}
+
+    def _run_recovery(self, unit: Unit, step: Progress) -> dict[str, Any]:
+        bench = self._optional("steerid.recover.benchmark")
+        if bench is None or not hasattr(bench, "run_benchmark"):
+            return {"status": "unavailable", "reason": "steerid.recover.benchmark is not in this build"}
+        result = bench.run_benchmark(self.config.recovery.benchmark_size)
+        return {"result": _jsonable(result)}
+
+
+_WORKER: tuple[str, Worker] | None = None
+
+
+_MODEL: tuple[tuple, Any] | None = None
+
+
+def load_cached_model(spec: str, dtype: str, seed: int):
+    """The model, loaded once per process (units of later audits in the same process reuse it)."""
+    global _MODEL
+    key = (spec, dtype, seed)
+    if _MODEL is None or _MODEL[0] != key:
+        from steerid.models import load_model
+
+        _MODEL = (key, load_model(spec, dtype=dtype, seed=seed))
+    return _MODEL[1]
+
+
+def get_worker(config: AuditConfig, run_dir: Path) -> Worker:
+    """This process's worker for ``config`` (created on first use, reused afterwards)."""
+    global _WORKER
+    key = f"{config.config_hash()}:{Path(run_dir).resolve()}"
+    if _WORKER is None or _WORKER[0] != key:
+        _WORKER = (key, Worker(config, run_dir, lm=load_cached_model(config.model, config.dtype, config.seed)))
+    return _WORKER[1]
+
+
+def finite_or_none(value: float) -> float | None:
+    return value if isinstance(value, float) and math.isfinite(value) else None

@@ -310,21 +310,20 @@ def _run_ray(config: AuditConfig, run_dir: Path, units: list[Unit], sink: Callab
 
 
 def _provenance(config: AuditConfig, model_info: dict[str, Any]) -> dict[str, Any]:
-    from importlib.metadata import PackageNotFoundError, version
+    from steerid.audit_results import run_provenance
+    from steerid.provenance import utc_now
 
-    from steerid.provenance import machine, utc_now
+    return {**run_provenance(config, model_info), "model": model_info, "python_executable": sys.executable,
+            "host": platform.node(), "written_at": utc_now()}
 
-    versions = {}
-    for package in ("torch", "transformers", "numpy", "scipy", "scikit-learn", "pandas", "pyarrow", "ray",
-                    "sentence-transformers", "vaderSentiment", "matplotlib", "jinja2"):
-        try:
-            versions[package] = version(package)
-        except PackageNotFoundError:
-            versions[package] = None
-    return {"steerid_version": __version__, "versions": versions, "model": model_info,
-            "model_weights_hash": model_info.get("weights_hash"), "seed": config.seed, "config_hash": config.config_hash(),
-            "machine": machine(), "python_executable": sys.executable, "written_at": utc_now(),
-            "host": platform.node()}
+
+def _check_traits(config: AuditConfig) -> None:
+    """Fail fast (before touching --out or loading the model) on unknown trait names."""
+    if isinstance(config.traits, list):
+        from steerid.audit_config import resolve as _resolve
+        from steerid.traits import list_traits
+
+        _resolve(config, n_layers=10**6, available_traits=list_traits())
 
 
 def load_and_resolve(config: AuditConfig) -> tuple[AuditConfig, dict[str, Any], str | None]:
@@ -364,11 +363,19 @@ def run_audit(config: AuditConfig, out: str | Path, *, executor: str = "local", 
     if executor not in ("local", "ray"):
         raise ConfigError(f"unknown executor '{executor}'", "use --executor local or --executor ray")
     wall = time.perf_counter()
+    _check_traits(config)
+    created = not Path(out).expanduser().exists()
     run_dir = _prepare_dir(Path(out))
     with RunLock(run_dir):
         _check_foreign(run_dir)
-        resolved, model_info, vector_sha = load_and_resolve(config)
-        _check_existing_config(run_dir, resolved, force)
+        try:
+            resolved, model_info, vector_sha = load_and_resolve(config)
+            _check_existing_config(run_dir, resolved, force)
+        except BaseException:
+            if created:  # nothing of this run exists yet: leave no empty run directory behind
+                (run_dir / LOCK).unlink(missing_ok=True)
+                shutil.rmtree(run_dir, ignore_errors=True)
+            raise
         if force:
             _clear(run_dir)
         if not (run_dir / "config.yaml").exists():
@@ -382,7 +389,7 @@ def run_audit(config: AuditConfig, out: str | Path, *, executor: str = "local", 
 
         def sink(unit: Unit, result: dict[str, Any], seconds: float) -> None:
             status = result.get("status", "ok")
-            if status == "ok":
+            if status in ("ok", "error"):  # both are deterministic outcomes of the unit's spec
                 checkpoint.append(unit.id, result)
             else:
                 unavailable[unit.id] = {**unit.header(), "status": status, "reason": result.get("reason")}

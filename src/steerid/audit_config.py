@@ -57,7 +57,6 @@ class E1Settings(_Section):
     max_new_tokens: int = Field(32, ge=1, le=512)
     greedy: bool = False
     temperature: float = Field(0.7, gt=0)
-    top_p: float = Field(1.0, gt=0, le=1)
     n_examples: int = Field(3, ge=0, le=50)
 
 
@@ -97,7 +96,8 @@ class E6Settings(_Section):
 
     n_prompts: int = Field(64, ge=2, description="prompts for the covariance spectrum")
     fisher_prompts: int = Field(16, ge=1, description="prompts for the Fisher metric")
-    positions: int = Field(4, ge=1, description="last real positions per prompt for the Fisher metric")
+    positions: int = Field(4, ge=1, description="last real positions per sequence for the Fisher metric")
+    max_new_tokens: int = Field(16, ge=1, le=256, description="greedy continuation the Fisher points sit on")
     k: int = Field(32, ge=1, description="top eigenpairs by Lanczos when d is large")
     tolerances: list[float] = Field(default_factory=lambda: [1e-2, 1e-3, 1e-4])
 
@@ -110,17 +110,32 @@ class E6Settings(_Section):
 
 
 class E7Settings(_Section):
-    """Spanning: random directions from the null space keep behaviour, from its complement break it."""
+    """Spanning: random directions from the Fisher null space keep behaviour, from its range break it."""
 
     n_prompts: int = Field(16, ge=3)
-    n_directions: int = Field(4, ge=1)
+    n_directions: int = Field(8, ge=2, description="draws per family (null, range)")
+    tolerance: float = Field(1e-3, gt=0, lt=1, description="null = Fisher eigenvalues below tolerance · λ_max")
+    fisher_prompts: int = Field(8, ge=1)
+    max_new_tokens: int = Field(16, ge=1, le=256)
+    score: bool = Field(True, description="also score generated continuations with the trait scorer")
 
 
 class RecoverySettings(_Section):
-    """Recovery constraints on the trait's pairs and the planted-direction benchmark."""
+    """Recovery: stability of each method under resampling of the pairs (and the planted benchmark)."""
 
-    benchmark_size: Literal["tiny", "small", "full"] = "small"
-    n_seeds: int = Field(5, ge=2)
+    methods: list[str] = Field(default_factory=lambda: ["mean_diff", "pca", "lda"])
+    n_bootstrap: int = Field(100, ge=10)
+    min_cosine: float = Field(0.95, gt=0, le=1)
+    benchmark_size: Literal["none", "small", "full"] = Field(
+        "small", description="planted-direction benchmark (steerid.recover.benchmark), run once per audit")
+
+    @field_validator("methods")
+    @classmethod
+    def _known(cls, value: list[str]) -> list[str]:
+        bad = [m for m in value if m not in METHODS]
+        if bad or not value:
+            raise ValueError(f"unknown method(s) {bad}; valid: {', '.join(METHODS)}")
+        return _unique(value, "methods")
 
 
 class AuditConfig(_Section):

@@ -97,38 +97,26 @@ def _null_fraction(units: list[dict[str, Any]], trait: str, layer: int) -> dict[
 
 
 def null_space_summary(unit: dict[str, Any]) -> dict[str, Any]:
-    """Null-space fractions from an E6 unit: Fisher (behavioural) and covariance (activation)."""
-    out: dict[str, Any] = {}
-    fisher = unit.get("fisher") or {}
-    spectrum = fisher.get("spectrum", fisher)
-    for entry in spectrum.get("null_space", []) or []:
-        out.setdefault("fisher", []).append({"tolerance": entry.get("tolerance"), "fraction": entry.get("fraction"),
-                                             "dimension": entry.get("dimension"), "kind": entry.get("kind")})
-    cov = unit.get("covariance") or {}
-    cspec = cov.get("spectrum", cov)
-    for entry in cspec.get("null_space", []) or []:
-        out.setdefault("covariance", []).append({"tolerance": entry.get("tolerance"), "fraction": entry.get("fraction"),
-                                                 "dimension": entry.get("dimension")})
-    for key in ("effective_rank", "vector_null_fraction", "v_in_null_space"):
-        if key in cspec:
-            out[f"covariance_{key}"] = cspec[key]
-        if key in spectrum:
-            out[f"fisher_{key}"] = spectrum[key]
+    """Null-space facts from an E6 unit: Fisher null-space fractions per τ, covariance ranks, the vector's place."""
+    res = unit.get("result") or {}
+    fisher = res.get("fisher") or {}
+    cov = res.get("covariance") or {}
+    out: dict[str, Any] = {"fisher": [{"tolerance": e.get("tolerance"), "fraction": e.get("fraction"),
+                                       "dimension": e.get("dimension"), "kind": e.get("kind")}
+                                      for e in fisher.get("null_space", []) or []]}
+    out["covariance_effective_rank_fraction"] = cov.get("effective_rank_fraction")
+    out["vector"] = res.get("vector")
     return out
 
 
 def _headline_fraction(null: dict[str, Any] | None) -> float | None:
-    """The Fisher null-space fraction at τ = 1e-3 (else the first tolerance reported)."""
-    if not null:
+    """The Fisher null-space fraction at τ = 1e-3 (else at the first tolerance reported)."""
+    if not null or not null.get("fisher"):
         return None
-    for key in ("fisher", "covariance"):
-        entries = null.get(key) or []
-        for entry in entries:
-            if entry.get("tolerance") == 1e-3:
-                return entry.get("fraction")
-        if entries:
-            return entries[0].get("fraction")
-    return None
+    for entry in null["fisher"]:
+        if entry.get("tolerance") == 1e-3:
+            return entry.get("fraction")
+    return null["fisher"][0].get("fraction")
 
 
 def summary_rows(units: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -167,6 +155,26 @@ def summary_rows(units: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
+def run_provenance(config: AuditConfig, model_info: dict[str, Any]) -> dict[str, Any]:
+    """Versions, model hash, seed and machine — without timestamps (those go to provenance.json)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from steerid.provenance import machine
+
+    versions: dict[str, str | None] = {}
+    for package in ("torch", "transformers", "numpy", "scipy", "scikit-learn", "pandas", "pyarrow", "ray",
+                    "sentence-transformers", "vaderSentiment", "matplotlib", "jinja2"):
+        try:
+            versions[package] = version(package)
+        except PackageNotFoundError:
+            versions[package] = None
+    facts = machine()
+    facts["torch_threads"] = str(config.threads)  # what every unit ran with (the driver's own count may differ)
+    return {"steerid_version": __version__, "versions": versions, "model_weights_hash": model_info.get("weights_hash"),
+            "model_spec": model_info.get("spec"), "seed": config.seed, "config_hash": config.config_hash(),
+            "machine": facts}
+
+
 def build_results(config: AuditConfig, model_info: dict[str, Any], unit_results: list[dict[str, Any]],
                   unavailable: list[dict[str, Any]]) -> dict[str, Any]:
     """The content of ``results.json`` (deterministic: no timings, no timestamps)."""
@@ -179,6 +187,7 @@ def build_results(config: AuditConfig, model_info: dict[str, Any], unit_results:
         "config_hash": config.config_hash(),
         "config": config.to_dict(),
         "model": model_info,
+        "provenance": run_provenance(config, model_info),
         "scorers": scorer_summary(traits),
         "multiple_testing": holm_info,
         "summary": summary_rows(units),

@@ -25,7 +25,7 @@ import numpy as np
 
 from steerid.audit_config import AuditConfig
 from steerid.audit_units import Unit, unit_seed
-from steerid.errors import ConfigError, DataError
+from steerid.errors import ConfigError, DataError, VectorError
 
 log = logging.getLogger(__name__)
 
@@ -197,7 +197,10 @@ class Worker:
         vector = self.vector(unit.trait, unit.layer, self._method(unit))
         norm = self.token_norm(unit.trait, unit.layer)
         step("experiment")
-        body = runner(unit, step)
+        try:
+            body = runner(unit, step)
+        except (DataError, VectorError) as exc:  # the experiment cannot be done on this cell: record why
+            body = {"status": "error", "error": str(exc)}
         out = {**unit.header(), "status": body.pop("status", "ok"),
                "vector": {"file": None if self.config.vector else
                           f"{VECTORS_DIR}/{vector_filename(unit.trait, unit.layer, self.config.point, self._method(unit))}",
@@ -227,7 +230,7 @@ class Worker:
         data = result.to_dict()
         for example in data.get("examples", []):
             example["prompt"] = items[example["prompt_index"]].prompt
-        return {"n": len(items), "result": data, "rows": _jsonable(result.condition_rows())}
+        return {"n": len(items), "result": data}
 
     def _run_likelihood(self, unit: Unit, step: Progress) -> dict[str, Any]:
         from steerid.experiments import likelihood
@@ -259,8 +262,64 @@ class Worker:
         result = methods.run(cfg, ctx, vectors, self.measures(unit.trait, items))
         return {"n": len(items), "environment_used": c.environments[0], "result": result.to_dict()}
 
-    # E4, E6, E7 and recovery call the experiment modules' ``run(config, ctx)``; a module that is
-    # missing from this build makes its units 'unavailable' (reported, not checkpointed).
+    # E4, E6, E7 call the experiment modules' ``run(config, ctx)``.
+
+    def _run_e4(self, unit: Unit, step: Progress) -> dict[str, Any]:
+        from steerid.experiments import logit_distance
+
+        c = self.config
+        items = self.eval_items(unit.trait, unit.environment or "in_distribution", c.e4.n_prompts)
+        ctx = self.context(unit, [self.fmt(i.prompt) for i in items])
+        cfg = _dataclass_config(logit_distance.Config, alpha_rel=float(unit.alpha_rel), rhos=tuple(c.rhos),
+                                n_draws=c.n_draws, max_new_tokens=c.e4.max_new_tokens)
+        result = logit_distance.run(cfg, ctx).to_dict()
+        result.pop("per_prompt", None)  # per-prompt KL/JS of every draw: large, and not used by the report
+        return {"n": len(items), "result": result}
+
+    def _run_e6(self, unit: Unit, step: Progress) -> dict[str, Any]:
+        from steerid.experiments import nullspace
+
+        c = self.config
+        items = self.eval_items(unit.trait, unit.environment or "in_distribution", max(c.e6.n_prompts, c.e6.fisher_prompts))
+        ctx = self.context(unit, [self.fmt(i.prompt) for i in items][: max(c.e6.n_prompts, c.e6.fisher_prompts)])
+        cfg = _dataclass_config(nullspace.Config, tolerances=tuple(c.e6.tolerances), fisher_prompts=c.e6.fisher_prompts,
+                                fisher_positions=c.e6.positions, k=c.e6.k, max_new_tokens=c.e6.max_new_tokens)
+        return {"n": len(items), "result": nullspace.run(cfg, ctx).to_dict()}
+
+    def _run_e7(self, unit: Unit, step: Progress) -> dict[str, Any]:
+        from steerid.experiments import spanning
+
+        c = self.config
+        items = self.eval_items(unit.trait, unit.environment or "in_distribution", c.e7.n_prompts)
+        extra: dict[str, Any] = {}
+        if c.e7.score and unit.trait != "truthfulness":  # the answer judge needs per-prompt answers
+            primary = next(iter(self.measures(unit.trait, items).values()))
+            extra["score_fn"] = lambda texts: primary(list(texts), np.zeros(len(texts), dtype=int))
+        ctx = self.context(unit, [self.fmt(i.prompt) for i in items], **extra)
+        cfg = _dataclass_config(spanning.Config, alpha_rel=float(unit.alpha_rel), rho=float(c.rhos[0]),
+                                n_draws=c.e7.n_directions, tolerance=c.e7.tolerance, k=c.e6.k,
+                                fisher_prompts=c.e7.fisher_prompts, fisher_positions=c.e6.positions,
+                                max_new_tokens=c.e7.max_new_tokens, margin_dz=c.margin_dz, alpha_test=c.test_alpha)
+        result = spanning.run(cfg, ctx).to_dict()
+        return {"n": len(items), "result": result}
+
+    def _run_recovery(self, unit: Unit, step: Progress) -> dict[str, Any]:
+        """Stability of each method under resampling of the pairs, and their agreement (recover.stability)."""
+        from steerid.recover.stability import compare_methods
+
+        c = self.config
+        self.vector(unit.trait, unit.layer, c.methods[0])  # fills the pair-activation cache
+        pos, neg = self._acts[(unit.trait, unit.layer)]
+        comparison = compare_methods(pos, neg, methods=tuple(c.recovery.methods), n_bootstrap=c.recovery.n_bootstrap,
+                                     min_cosine=c.recovery.min_cosine, seed=unit_seed(c.seed, unit.id))
+        out: dict[str, Any] = {"n": int(pos.shape[0]), "result": {"stability": comparison.to_dict()}}
+        bench = self._optional("steerid.recover.benchmark")
+        if c.recovery.benchmark_size != "none" and bench is not None and unit.trait == c.traits[0]:
+            step("benchmark")
+            result = _jsonable(bench.run_benchmark(c.recovery.benchmark_size, seed=c.seed))
+            result.pop("seconds", None)  # wall time does not belong in results.json
+            out["result"]["benchmark"] = result
+        return out
 
     def _optional(self, module: str):
         try:
@@ -269,68 +328,6 @@ class Worker:
             if exc.name != module:
                 raise
             return None
-
-    def _run_e4(self, unit: Unit, step: Progress) -> dict[str, Any]:
-        mod = self._optional("steerid.experiments.logit_distance")
-        if mod is None or not hasattr(mod, "run"):
-            return {"status": "unavailable", "reason": "steerid.experiments.logit_distance is not in this build"}
-        c = self.config
-        items = self.eval_items(unit.trait, unit.environment or "in_distribution", c.e4.n_prompts)
-        ctx = self.context(unit, [self.fmt(i.prompt) for i in items])
-        cls = next(getattr(mod, n) for n in dir(mod) if n.endswith("Config") and dataclasses.is_dataclass(getattr(mod, n)))
-        cfg = _dataclass_config(cls, alpha_rel=float(unit.alpha_rel), rhos=tuple(c.rhos), n_draws=c.n_draws,
-                                max_new_tokens=c.e4.max_new_tokens, greedy=c.e1.greedy, temperature=c.e1.temperature,
-                                margin_dz=c.margin_dz, test_alpha=c.test_alpha)
-        return {"n": len(items), "result": _jsonable(mod.run(cfg, ctx))}
-
-    def _run_e6(self, unit: Unit, step: Progress) -> dict[str, Any]:
-        c = self.config
-        items = self.eval_items(unit.trait, unit.environment or "in_distribution", max(c.e6.n_prompts, c.e6.fisher_prompts))
-        prompts = [self.fmt(i.prompt) for i in items]
-        out: dict[str, Any] = {"n": len(items)}
-        cov = self._optional("steerid.experiments.nullspace")
-        fisher = self._optional("steerid.experiments.fisher")
-        missing = []
-        if cov is not None and hasattr(cov, "run"):
-            ctx = self.context(unit, prompts[: c.e6.n_prompts])
-            cls = next(getattr(cov, n) for n in dir(cov) if n.endswith("Config") and dataclasses.is_dataclass(getattr(cov, n)))
-            cfg = _dataclass_config(cls, tolerances=tuple(c.e6.tolerances), k=c.e6.k, alpha_rel=unit.alpha_rel)
-            out["covariance"] = _jsonable(cov.run(cfg, ctx))
-        else:
-            missing.append("nullspace")
-        if fisher is not None and hasattr(fisher, "run"):
-            ctx = self.context(unit, prompts[: c.e6.fisher_prompts])
-            cls = next(getattr(fisher, n) for n in dir(fisher)
-                       if n.endswith("Config") and dataclasses.is_dataclass(getattr(fisher, n)))
-            cfg = _dataclass_config(cls, positions=c.e6.positions, k=c.e6.k, tolerances=tuple(c.e6.tolerances),
-                                    alpha_rel=unit.alpha_rel)
-            out["fisher"] = _jsonable(fisher.run(cfg, ctx))
-        else:
-            missing.append("fisher")
-        if missing and len(missing) == 2:
-            return {"status": "unavailable", "reason": "steerid.experiments.nullspace / fisher run() not in this build"}
-        if missing:
-            out["missing"] = missing
-        return out
-
-    def _run_e7(self, unit: Unit, step: Progress) -> dict[str, Any]:
-        mod = self._optional("steerid.experiments.spanning")
-        if mod is None or not hasattr(mod, "run"):
-            return {"status": "unavailable", "reason": "steerid.experiments.spanning is not in this build"}
-        c = self.config
-        items = self.eval_items(unit.trait, unit.environment or "in_distribution", c.e7.n_prompts)
-        ctx = self.context(unit, [self.fmt(i.prompt) for i in items])
-        cls = next(getattr(mod, n) for n in dir(mod) if n.endswith("Config") and dataclasses.is_dataclass(getattr(mod, n)))
-        cfg = _dataclass_config(cls, alpha_rel=float(unit.alpha_rel), n_directions=c.e7.n_directions,
-                                margin_dz=c.margin_dz, test_alpha=c.test_alpha)
-        return {"n": len(items), "result": _jsonable(mod.run(cfg, ctx))}
-
-    def _run_recovery(self, unit: Unit, step: Progress) -> dict[str, Any]:
-        bench = self._optional("steerid.recover.benchmark")
-        if bench is None or not hasattr(bench, "run_benchmark"):
-            return {"status": "unavailable", "reason": "steerid.recover.benchmark is not in this build"}
-        result = bench.run_benchmark(self.config.recovery.benchmark_size)
-        return {"result": _jsonable(result)}
 
 
 _WORKER: tuple[str, Worker] | None = None

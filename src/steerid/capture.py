@@ -22,7 +22,7 @@ from steerid.errors import DataError
 from steerid.models.loader import LoadedModel
 from steerid.models.site import Site, resolve
 from steerid.moments import RunningMoments
-from steerid.steer import STEERID_HOOK
+from steerid.steer import STEERID_HOOK, remove_hooks
 
 Pooling = Literal["last", "mean", "all"]
 
@@ -52,10 +52,14 @@ def forward_capture(lm: LoadedModel, sites: Sequence[Site], batch_inputs: dict[s
         setattr(record, STEERID_HOOK, True)
         return record
 
+    hooks: list = []
     with ExitStack() as stack:
+        # runs last: also removes a hook whose handle was lost to an interrupt during registration
+        stack.callback(remove_hooks, list(lm.blocks), hooks)
         for site in sites:
             point = resolve(lm.blocks, site)
             hook = recorder(site, point.pre)
+            hooks.append(hook)
             if point.pre:
                 handle = point.module.register_forward_pre_hook(hook, with_kwargs=True)
             else:

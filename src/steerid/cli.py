@@ -319,6 +319,149 @@ def score(
             console.print(f"{float(value):+.3f}  {shown:<14} {text}", highlight=False, markup=False)
 
 
+ExecutorOpt = Annotated[str, typer.Option("--executor", help="local (this process) or ray (units as Ray tasks)")]
+RayAddressOpt = Annotated[Optional[str], typer.Option("--ray-address", help="join this Ray cluster (e.g. auto or ray://host:10001) instead of starting a local one")]
+
+
+def _print_outcome(outcome, quiet: bool) -> None:
+    from steerid.audit import SUMMARY_HEADER, summary_table_rows
+
+    if not quiet and outcome.summary:
+        table = Table(title="summary (verdicts Holm-adjusted across the audit)")
+        for col in SUMMARY_HEADER:
+            table.add_column(col, justify="left" if col in ("trait", "route", "verdict", "sign") else "right")
+        for row in summary_table_rows(outcome.summary):
+            table.add_row(*row)
+        console.print(table)
+    extra = f", {outcome.n_unavailable} unavailable" if outcome.n_unavailable else ""
+    print(f"steerid: {outcome.n_run} unit(s) run, {outcome.n_skipped} already done{extra}, "
+          f"{outcome.wall_seconds:.0f} s", file=sys.stderr)
+    print(f"report: {outcome.report_path}")
+
+
+@app.command()
+def audit(
+    model: ModelArg = "smollm2-135m",
+    traits: Annotated[Optional[str], typer.Option("--traits", help="all, or a comma-separated list (default: the profile's)")] = None,
+    profile: Annotated[str, typer.Option("--profile", help="smoke, quick or paper")] = "quick",
+    config: Annotated[Optional[Path], typer.Option("--config", help="YAML file overriding fields of the profile")] = None,
+    out: Annotated[Path, typer.Option("--out", help="run directory (created; rerun the same command to resume)")] = Path("runs/audit"),
+    executor: ExecutorOpt = "local",
+    ray_address: RayAddressOpt = None,
+    force: Annotated[bool, typer.Option("--force", help="discard a previous run with a different config in --out")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="log lines instead of progress bars and tables")] = False,
+) -> None:
+    """Audit the identifiability of a model's steering vectors; resumable; writes an HTML report."""
+    from steerid.audit import run_audit
+    from steerid.audit_config import build_config, parse_traits
+
+    _quiet_libraries()
+    cfg = build_config(profile, config, {"model": model, "traits": parse_traits(traits)})
+    outcome = run_audit(cfg, out, executor=executor, ray_address=ray_address, force=force, quiet=quiet,
+                        console=err_console)
+    _print_outcome(outcome, quiet)
+
+
+@app.command()
+def report(run_dir: Annotated[Path, typer.Argument(help="an audit's --out directory")]) -> None:
+    """Re-render RUN_DIR/report.html from RUN_DIR/results.json."""
+    from steerid.report import render_report
+
+    print(f"report: {render_report(run_dir)}")
+
+
+@app.command()
+def identify(
+    model: ModelArg = "smollm2-135m",
+    vector: Annotated[Path, typer.Option("--vector", help="your steerid .safetensors vector")] = Path("vector.safetensors"),
+    experiments: Annotated[str, typer.Option("--experiments", help="comma-separated: e1, likelihood, e4, e6, e7, recovery")] = "likelihood,e1,e4,e6",
+    trait: Annotated[Optional[str], typer.Option("--trait", help="built-in trait whose prompts and scorers to use (default: the vector's)")] = None,
+    profile: Annotated[str, typer.Option("--profile", help="sizes from this profile (smoke, quick, paper)")] = "quick",
+    config: Annotated[Optional[Path], typer.Option("--config", help="YAML file overriding fields of the profile")] = None,
+    alpha: Annotated[Optional[float], typer.Option("--alpha", help="relative strength α (default: the profile's)")] = None,
+    out: Annotated[Path, typer.Option("--out", help="output directory (results.json, report.html)")] = Path("runs/identify"),
+    executor: ExecutorOpt = "local",
+    ray_address: RayAddressOpt = None,
+    force: Annotated[bool, typer.Option("--force")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet")] = False,
+) -> None:
+    """Audit your own vector: equivalence under orthogonal perturbations, logit distance, null space."""
+    from steerid.audit import run_audit
+    from steerid.audit_config import build_config
+    from steerid.errors import ConfigError
+
+    _quiet_libraries()
+    names = [e.strip() for e in experiments.split(",") if e.strip()]
+    allowed = ("e1", "likelihood", "e4", "e6", "e7", "recovery")
+    bad = [e for e in names if e not in allowed]
+    if bad or not names:
+        raise ConfigError(f"unknown or unusable experiment(s) {bad or names} for identify",
+                          f"use some of: {', '.join(allowed)} (e5 compares extraction methods)")
+    if not vector.is_file():
+        raise VectorError(f"vector file '{vector}' does not exist", "check the --vector path")
+    overrides = {"model": model, "experiments": names, "vector": str(vector), "vector_trait": trait,
+                 "alphas_rel": [alpha] if alpha is not None else None}
+    if alpha is not None:
+        check_alpha(alpha)
+    cfg = build_config(profile, config, overrides)
+    outcome = run_audit(cfg, out, executor=executor, ray_address=ray_address, force=force, quiet=quiet,
+                        console=err_console)
+    _print_outcome(outcome, quiet)
+    print(f"results: {outcome.results_path}")
+
+
+@app.command()
+def recover(
+    model: ModelArg = "smollm2-135m",
+    vector: Annotated[Path, typer.Option("--vector", help="a steerid .safetensors vector")] = Path("vector.safetensors"),
+    constraint: Annotated[str, typer.Option("--constraint", help="gauge, sparse, multienv, crosslayer or ica")] = "gauge",
+    trait: Annotated[Optional[str], typer.Option("--trait", help="trait whose data feed the constraint (default: the vector's)")] = None,
+    variance: Annotated[float, typer.Option("--variance", help="gauge: fraction of activation variance kept")] = 0.95,
+    out: Annotated[Path, typer.Option("--out", help="output .safetensors path")] = Path("canonical.safetensors"),
+    strict: Annotated[bool, typer.Option("--strict")] = False,
+    dtype: DtypeOpt = "float32",
+) -> None:
+    """Recover a canonical vector under a structural constraint (provenance records it)."""
+    from steerid.canonicalize import CONSTRAINT_NAMES, recover_vector
+    from steerid.vector import SteeringVector
+
+    if constraint not in CONSTRAINT_NAMES:
+        raise DataError(f"unknown constraint '{constraint}'", f"use one of: {', '.join(CONSTRAINT_NAMES)}")
+    if out.suffix != ".safetensors":
+        raise DataError(f"output '{out}' must end in .safetensors", "e.g. --out canonical.safetensors")
+    if not (0.0 < variance <= 1.0):
+        raise DataError(f"--variance must be in (0, 1], got {variance}", "e.g. --variance 0.95")
+    source = SteeringVector.load(vector)
+    lm = _load(model, dtype)
+    source.check_compatible(lm.info, strict=strict)
+    params = {"variance": variance} if constraint == "gauge" else None
+    with err_console.status(f"recovering under {constraint}…"):
+        new, report = recover_vector(lm, source, constraint, trait=trait, params=params)
+    new.save(out)
+    console.print_json(data=report)
+    console.print(f"wrote {out}  (cosine to the input {report['cosine_to_input']:.3f})")
+
+
+@app.command("recover-bench")
+def recover_bench(
+    size: Annotated[str, typer.Option("--size", help="small (CI) or full")] = "small",
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Planted-direction benchmark of every constraint: recovery cosine and drift under v⊥."""
+    _quiet_libraries()
+    from steerid.recover.benchmark import run_benchmark
+
+    if size not in ("small", "full"):
+        raise DataError(f"unknown benchmark size '{size}'", "use small or full")
+    with err_console.status("running the planted-direction benchmark…"):
+        result = run_benchmark(size, seed)  # type: ignore[arg-type]
+    if as_json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        console.print(result.table(), markup=False, highlight=False)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning user errors into one line on stderr and exit code 2."""
     logging.basicConfig(level=logging.WARNING, format="steerid: warning: %(message)s", stream=sys.stderr)

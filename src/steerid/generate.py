@@ -104,6 +104,13 @@ def generate(lm: LoadedModel, prompts: Sequence[str], *, site: Site | None = Non
     if rows is not None and site is None:
         raise DataError("steering deltas given without a site", "pass site=Site(layer)")
     ids = encode(lm, prompts, add_special_tokens=add_special_tokens)
+    limit = lm.info.max_positions
+    longest = max(len(row) for row in ids)
+    if limit is not None and longest + max_new_tokens > limit:
+        raise DataError(
+            f"a prompt of {longest} tokens plus {max_new_tokens} new tokens exceeds the model's context of {limit}",
+            "shorten the prompt or lower --max-new-tokens",
+        )
     eos = _eos_ids(lm)
     pad = lm.tokenizer.pad_token_id
     config = GenerationConfig(max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,

@@ -29,6 +29,12 @@ def _raise_output_error(path: Path, exc: OSError) -> None:
     raise OutputError(f"could not write {path}: {exc.strerror}", "check the output path") from exc
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_with(path: str | os.PathLike[str], writer: Callable[[Path], None]) -> Path:
     """Call ``writer(tmp_path)`` then atomically move ``tmp_path`` to ``path``.
 
@@ -44,6 +50,7 @@ def atomic_write_with(path: str | os.PathLike[str], writer: Callable[[Path], Non
     tmp = Path(tmp_name)
     try:
         writer(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; outputs follow the umask like open() does
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, target)

@@ -22,7 +22,7 @@ KeyboardInterrupt) leaves the model exactly as it was.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Literal
 
@@ -61,6 +61,22 @@ def count_hooks(model: nn.Module, *, ours_only: bool = True) -> int:
     """
     hooks = [h for m in model.modules() for h in (*m._forward_hooks.values(), *m._forward_pre_hooks.values())]
     return sum(1 for h in hooks if not ours_only or getattr(h, STEERID_HOOK, False))
+
+
+def remove_hooks(modules: Iterable[nn.Module], hooks: Sequence[object]) -> None:
+    """Unregister ``hooks`` from ``modules`` by identity, whether or not a handle was kept.
+
+    Called in ``finally`` after the handles are removed: an interrupt (KeyboardInterrupt) that
+    arrives after torch registered a hook but before its handle was stored would otherwise leave
+    that hook on the model for good.
+    """
+    for module in modules:
+        for registry in (module._forward_pre_hooks, module._forward_hooks):
+            for key in [k for k, fn in registry.items() if any(fn is hook for hook in hooks)]:
+                del registry[key]
+                for extra in (module._forward_pre_hooks_with_kwargs, module._forward_hooks_with_kwargs,
+                              module._forward_hooks_always_called):
+                    extra.pop(key, None)
 
 
 class _PositionTracker:
@@ -156,3 +172,4 @@ def steering(lm: LoadedModel, site: Site, deltas: np.ndarray | torch.Tensor, *, 
     finally:
         for handle in handles:
             handle.remove()
+        remove_hooks((lm.model, point.module), (tracker, pre_hook, post_hook))

@@ -112,6 +112,8 @@ class SteeringVector:
     def load(cls, path: str | Path) -> "SteeringVector":
         """Read a steerid safetensors vector, validating everything a user could get wrong."""
         file = Path(path)
+        if file.is_dir():
+            raise VectorError(f"vector path '{file}' is a directory", "pass the .safetensors file inside it")
         if not file.is_file():
             raise VectorError(f"vector file '{file}' does not exist", "check the path")
         head = file.read_bytes()[:8]

@@ -13,7 +13,7 @@ from steerid.errors import ScorerError
 from steerid.scorers.base import HEADS_DIR
 from steerid.scorers.head import HEAD_FORMAT, EmbeddingHeadScorer
 
-from .conftest import shipped_heads
+from _scorer_helpers import shipped_heads
 
 # (higher-scoring text, lower-scoring text) pairs per trait; none of them is in the data files.
 ORDER_CASES = {

@@ -194,7 +194,7 @@ class _Chunk:
         """
         total = None
         if self.base is not None:
-            total = np.broadcast_to(self.base, (len(self) * repeats, self.base.shape[0]))
+            total = np.tile(self.base, (len(self) * repeats, 1))
         if deltas is not None:
             total = deltas if total is None else total + deltas
         context = steering(self.lm, self.site, total, scope="all") if total is not None else nullcontext()

@@ -13,8 +13,10 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from pickle import UnpicklingError  # exception type only: what a refused weights_only torch.load raises
 
 import torch
+from safetensors import SafetensorError
 from torch import nn
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
@@ -81,7 +83,7 @@ def _from_dir(source: str, dtype: torch.dtype, trust_remote_code: bool, local_on
         model = AutoModelForCausalLM.from_pretrained(
             source, dtype=dtype, trust_remote_code=trust_remote_code, local_files_only=local_only
         )
-    except (OSError, ValueError, RuntimeError, KeyError) as exc:
+    except (OSError, ValueError, RuntimeError, KeyError, SafetensorError, UnpicklingError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelError(
             f"could not load model from '{source}': {first[:200]}",
@@ -148,6 +150,9 @@ def load_model(spec: str = DEFAULT_MODEL, *, dtype: str | torch.dtype = "float32
             ) from exc
         name, source = spec, f"hub:{spec}"
         weights_hash = state_dict_hash(model)
+    elif spec.startswith((".", "/", "~")) or spec.count("/") > 1 or os.sep in spec.replace("/", ""):
+        raise ModelError(f"model directory '{spec}' does not exist",
+                         "check the path, or name a packaged model such as " + DEFAULT_MODEL)
     else:
         known = ", ".join([*PACKAGED, *("tiny:" + f for f in TINY_CONFIGS)])
         raise ModelError(f"unknown model '{spec}'", f"use one of {known}, a local model directory or a hub id org/name")

@@ -31,7 +31,8 @@ whose null distribution does not depend on t (it is sampling noise only). A para
 bootstrap builds data under H₀ — environment e's resampled residuals around the mean difference
 (mₑ·ŵ₋ₑ) ŵ₋ₑ, the other environments resampled as observed and w₋ₑ refitted each time, so the
 uncertainty of w₋ₑ is included — and p = (1 + #{T* ≥ Tₑ}) / (B + 1). p-values are
-Holm-adjusted across environments. A rejection says the environment's mean shift has a
+Holm-adjusted across environments; the smallest attainable p is 1/(B + 1), so rejecting at α
+after Holm over E environments needs B ≥ E/α − 1 (80 for E = 4, α = 0.05). A rejection says the environment's mean shift has a
 component off the shared direction (a spurious part), not that ŵ is wrong.
 
 A second bootstrap (every environment resampled, ŵ refitted) gives ``bootstrap_cosines_``,

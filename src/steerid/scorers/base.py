@@ -24,7 +24,7 @@ Example:
     >>> from steerid.scorers import get_scorer
     >>> scorer = get_scorer("sentiment_vader")
     >>> scorer.score(["What a lovely day!", "This is awful."]).round(2).tolist()
-    [0.63, -0.46]
+    [0.62, -0.46]
 """
 
 from __future__ import annotations

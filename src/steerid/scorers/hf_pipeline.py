@@ -35,8 +35,8 @@ class HFPipelineScorer(Scorer):
     Args:
         pipe: A ``transformers`` ``TextClassificationPipeline``.
         label_map: ``{label_name: 1 or 0}`` covering exactly the model's labels
-            (``model.config.id2label`` values); at least one label must map to 1, and with two
-            or more labels at least one to 0.
+            (``model.config.id2label`` values); with two or more labels at least one must map
+            to 1 and at least one to 0 (a multi-label model: exactly one to 1).
         name: Scorer name (for reports and cards).
         trait: Trait measured.
         higher_means: What a larger score means.
@@ -152,7 +152,7 @@ def _check_label_map(label_map: Mapping[str, int], labels: list[str]) -> dict[st
             f"label_map does not match the model's labels {labels} (missing {missing}, unknown {unknown})",
             "give every model label exactly once",
         )
-    if 1 not in clean.values():
+    if len(labels) >= 2 and 1 not in clean.values():
         raise ScorerError("label_map maps no label to 1", "map the trait-positive label(s) to 1")
     if len(labels) >= 2 and 0 not in clean.values():
         raise ScorerError("label_map maps every label to 1", "map the trait-negative label(s) to 0")

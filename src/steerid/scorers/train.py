@@ -44,12 +44,12 @@ from steerid import __version__
 from steerid.errors import DataError, ScorerError
 from steerid.io import atomic_write_json, atomic_write_text
 from steerid.scorers.base import CARDS_DIR, HEADS_DIR
-from steerid.scorers.embedding import MODEL_NAME, EmbeddingBackend, get_backend
+from steerid.scorers.embedding import EmbeddingBackend, get_backend
 from steerid.scorers.head import HEAD_FORMAT, EmbeddingHeadScorer, head_path
 from steerid.scorers.labelled import LabelledSet, data_path, load_labelled
 from steerid.scorers.lexical import FEATURE_GROUPS, lexical_features
 from steerid.scorers.metrics import accuracy, confusion, per_tag_accuracy, probability_metrics, roc_auc
-from steerid.scorers.specs import DEVELOPMENT_NOTES, HEAD_TRAITS, SPECS
+from steerid.scorers.specs import DEVELOPMENT_NOTES, HEAD_TRAITS, SPECS, ScorerSpec
 
 C_GRID: tuple[float, ...] = tuple(float(c) for c in np.logspace(-3, 2, 11))
 """Inverse L2 strengths tried by cross-validation."""
@@ -76,7 +76,7 @@ def _dirs(out_dir: Path | None) -> tuple[Path, Path]:
     return Path(out_dir) / "heads", Path(out_dir) / "cards"
 
 
-def _spec(name: str):
+def _spec(name: str) -> ScorerSpec:
     if name not in SPECS:
         raise ScorerError(f"unknown scorer {name!r}", f"use one of: {', '.join(SPECS)}")
     return SPECS[name]

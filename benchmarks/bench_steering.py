@@ -1,0 +1,99 @@
+"""Steering overhead and per-row batched conditions on SmolLM2-135M.
+
+(a) Hook overhead: ``model.generate`` (greedy, 32 new tokens) with and without
+    ``steerid.steer.steering`` at in:15, at batch 1, 16 and 64, arms interleaved; ratio =
+    steered time / plain time (goal ≤ 1.03 at batch 64).
+(b) Per-row conditions: 4 conditions × N prompts in one ``steerid.generate.generate`` call
+    (one displacement per row) vs the same rows one prompt and one condition at a time;
+    ratio = sequential time / batched time (speed-up), and the greedy rows must be equal.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from benchmarks._timing import interleaved, ratio_summary, summary
+from benchmarks.common import ALPHA, SITE, Row, condition_deltas, eval_prompts, model, ratio_row, trait_vector
+from steerid.batching import encode, left_pad
+from steerid.generate import generate
+from steerid.steer import steering
+
+NAME = "steering"
+NEW_TOKENS = 32
+
+
+def _plain_generate(lm, batch, steer_delta=None):
+    from transformers import GenerationConfig
+
+    config = GenerationConfig(max_new_tokens=NEW_TOKENS, min_new_tokens=NEW_TOKENS, do_sample=False, num_beams=1,
+                              pad_token_id=lm.tokenizer.pad_token_id, eos_token_id=lm.tokenizer.eos_token_id)
+
+    def run():
+        with torch.inference_mode():
+            if steer_delta is None:
+                return lm.model.generate(input_ids=batch.input_ids, attention_mask=batch.attention_mask,
+                                         generation_config=config)
+            with steering(lm, SITE, steer_delta):
+                return lm.model.generate(input_ids=batch.input_ids, attention_mask=batch.attention_mask,
+                                         generation_config=config)
+
+    return run
+
+
+def hook_overhead(quick: bool) -> tuple[list[Row], dict]:
+    lm = model()
+    vector = trait_vector()
+    delta = ALPHA * vector.direction
+    batches = (1, 16, 64)
+    repeats = 3 if quick else 5
+    prompts = eval_prompts(max(batches))
+    rows, detail = [], {}
+    for size in batches:
+        batch = left_pad(encode(lm, prompts[:size]), lm.tokenizer.pad_token_id)
+        times = interleaved({"plain": _plain_generate(lm, batch), "steered": _plain_generate(lm, batch, delta)},
+                            repeats)
+        stats = ratio_summary(times["steered"], times["plain"])
+        plain = summary(times["plain"])
+        detail[f"batch{size}"] = {"times_s": times, "ratio": stats,
+                                  "plain_tok_per_s": size * NEW_TOKENS / plain["median"]}
+        goal = "≤ 1.03" if size == 64 else ""
+        rows.append(ratio_row(NAME, f"hook overhead, steered/plain time, batch {size}", stats, goal=goal,
+                              met=(stats["median"] <= 1.03) if size == 64 else None,
+                              note=f"plain {size * NEW_TOKENS / plain['median']:.0f} tok/s under load"))
+    return rows, detail
+
+
+def per_row_conditions(quick: bool) -> tuple[list[Row], dict]:
+    lm = model()
+    vector = trait_vector()
+    n_prompts = 4 if quick else 8
+    repeats = 2 if quick else 3
+    prompts = list(eval_prompts(n_prompts))
+    labels, deltas = condition_deltas(vector.direction, n_prompts)
+    rows_prompts = [p for _ in range(4) for p in prompts]
+    results = {}
+
+    def batched():
+        results["batched"] = generate(lm, rows_prompts, site=SITE, deltas=deltas, max_new_tokens=NEW_TOKENS,
+                                      batch_size=len(rows_prompts)).tokens
+
+    def sequential():
+        tokens = []
+        for prompt, delta in zip(rows_prompts, deltas):
+            tokens.extend(generate(lm, [prompt], site=SITE, deltas=delta, max_new_tokens=NEW_TOKENS).tokens)
+        results["sequential"] = tokens
+
+    times = interleaved({"batched": batched, "sequential": sequential}, repeats, warmup=False)
+    stats = ratio_summary(times["sequential"], times["batched"])
+    equal = sum(a == b for a, b in zip(results["batched"], results["sequential"]))
+    detail = {"times_s": times, "ratio": stats, "rows": len(rows_prompts), "equal_rows": equal}
+    row = ratio_row(NAME, f"per-row conditions: 4 cond × {n_prompts} prompts in one call vs one at a time (speed-up)",
+                    stats, note=f"greedy rows equal to batch-1 rows: {equal}/{len(rows_prompts)}")
+    return [row], detail
+
+
+def run(quick: bool = False) -> dict:
+    rows_a, detail_a = hook_overhead(quick)
+    rows_b, detail_b = per_row_conditions(quick)
+    return {"rows": [r.to_dict() for r in rows_a + rows_b], "detail": {"hook_overhead": detail_a,
+                                                                       "per_row": detail_b}}

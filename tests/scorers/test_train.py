@@ -1,0 +1,180 @@
+"""Training is reproducible; shipped cards are honest, recomputable and meet their targets."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from steerid.errors import DataError, ScorerError
+from steerid.scorers.base import CARDS_DIR, DATA_DIR, HEADS_DIR, load_card
+from steerid.scorers.labelled import load_labelled
+from steerid.scorers.specs import SPECS
+from steerid.scorers.train import build_card, train_head, validate
+
+from _scorer_helpers import shipped_cards, shipped_heads
+
+SMALL_GRID = (0.03, 0.3)
+SMALL_SETS = ((), ("style",))
+
+
+def _subset(tmp_path, trait, n_per_split_label):
+    """Copy the first n lines of each (split, label) cell of a data file into tmp_path."""
+    counts: dict[tuple[str, int], int] = {}
+    keep = []
+    for line in (DATA_DIR / f"{trait}.jsonl").read_text(encoding="utf-8").splitlines():
+        obj = json.loads(line)
+        key = (obj["split"], obj["label"])
+        if counts.get(key, 0) < n_per_split_label[obj["split"]]:
+            counts[key] = counts.get(key, 0) + 1
+            keep.append(line)
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / f"{trait}.jsonl").write_text("\n".join(keep) + "\n", encoding="utf-8")
+    return data_dir
+
+
+def test_retraining_with_the_same_seed_gives_identical_coefficients(tmp_path, backend):
+    # A small slice of the real data and a small grid keep this fast; the full-size check is
+    # test_shipped_heads_are_reproducible (opt-in, slow).
+    data_dir = _subset(tmp_path, "formality", {"train": 30, "test": 8})
+    cards = [
+        train_head(
+            "formality",
+            seed=3,
+            data_dir=data_dir,
+            out_dir=tmp_path / run,
+            backend=backend,
+            c_grid=SMALL_GRID,
+            feature_sets=SMALL_SETS,
+        )
+        for run in ("a", "b")
+    ]
+    a = json.loads((tmp_path / "a" / "heads" / "formality.json").read_text(encoding="utf-8"))
+    b = json.loads((tmp_path / "b" / "heads" / "formality.json").read_text(encoding="utf-8"))
+    assert a["coef"] == b["coef"] and a["intercept"] == b["intercept"]
+    assert (tmp_path / "a" / "heads" / "formality.json").read_bytes() == (tmp_path / "b" / "heads" / "formality.json").read_bytes()
+    assert cards[0]["metrics"] == cards[1]["metrics"]
+    assert a["training"]["seed"] == 3 and a["training"]["C"] in SMALL_GRID
+    assert a["training"]["data_sha256"] == load_labelled("formality", data_dir).sha256
+    assert a["training"]["n_train"] == 60 and cards[0]["metrics"]["n"] == 16
+    assert a["training"]["sklearn_version"]
+    # the card written next to the tmp head describes that head
+    card = json.loads((tmp_path / "a" / "cards" / "formality.json").read_text(encoding="utf-8"))
+    assert card["metrics"] == cards[0]["metrics"]
+    assert (tmp_path / "a" / "cards" / "formality.md").read_text(encoding="utf-8").startswith("# Scorer card")
+    # a head validated against the tmp head dir gives the tmp card's numbers
+    again = validate("formality", data_dir=data_dir, heads_dir=tmp_path / "a" / "heads", backend=backend)
+    assert again["accuracy"] == card["metrics"]["accuracy"]
+
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("STEERID_SLOW_TESTS"), reason="set STEERID_SLOW_TESTS=1 (full CV grid, minutes)")
+@pytest.mark.parametrize("trait", shipped_heads())
+def test_shipped_heads_are_reproducible(tmp_path, backend, trait):
+    head = json.loads((HEADS_DIR / f"{trait}.json").read_text(encoding="utf-8"))
+    train_head(trait, seed=head["training"]["seed"], out_dir=tmp_path, backend=backend)
+    again = json.loads((tmp_path / "heads" / f"{trait}.json").read_text(encoding="utf-8"))
+    assert again["coef"] == head["coef"] and again["intercept"] == head["intercept"]
+
+
+@pytest.mark.parametrize("name", shipped_cards())
+def test_validate_reproduces_the_stored_card(name, backend):
+    card = load_card(name)
+    metrics = validate(name, backend=backend)
+    stored = card["metrics"]
+    for key in ("accuracy", "roc_auc", "n", "n_positive"):
+        assert metrics[key] == pytest.approx(stored[key], abs=1e-9), key
+    for key in ("brier", "ece"):
+        if stored[key] is None:
+            assert metrics[key] is None
+        else:
+            # Brier/ECE move with float rounding of embeddings (batch composition, ≤ 3e-7).
+            assert metrics[key] == pytest.approx(stored[key], abs=1e-6), key
+    assert metrics["confusion"] == stored["confusion"]
+    assert metrics["per_tag"] == stored["per_tag"]
+    assert card["data"]["sha256"] == load_labelled(SPECS[name].data, require_train=SPECS[name].kind != "answer_judge").sha256
+
+
+@pytest.mark.parametrize("name", shipped_cards())
+def test_shipped_card_meets_its_target(name):
+    card = load_card(name)
+    assert card["target"]["value"] == SPECS[name].target_accuracy
+    assert card["meets_target"] == (card["metrics"]["accuracy"] >= card["target"]["value"])
+    assert card["meets_target"], (
+        f"{name}: held-out accuracy {card['metrics']['accuracy']:.3f} < target {card['target']['value']}"
+    )
+    assert (CARDS_DIR / f"{name}.md").exists()
+
+
+def test_every_head_has_a_card_and_core_scorers_are_shipped():
+    assert {"sentiment", "formality"} <= set(shipped_heads())
+    assert {"sentiment", "sentiment_vader", "formality", "truthfulness_answer"} <= set(shipped_cards())
+    assert set(shipped_heads()) <= set(shipped_cards())
+
+
+@pytest.mark.parametrize("path", sorted(DATA_DIR.glob("*.jsonl")), ids=lambda p: p.stem)
+def test_test_split_is_disjoint_from_train_split(path):
+    data = load_labelled(path.stem, require_train=path.stem != "truthfulness_answer")
+    def norm(t):
+        return " ".join(t.lower().split())
+    train = {norm(ex.text) for ex in data.train}
+    test = {norm(ex.text) for ex in data.test}
+    assert test and not (train & test)
+    if path.stem != "truthfulness_answer":
+        assert len(data.examples) >= 400
+        share = len(data.test) / len(data.examples)
+        assert 0.2 <= share <= 0.3
+        for split in (data.train, data.test):
+            labels = [ex.label for ex in split]
+            assert abs(sum(labels) / len(labels) - 0.5) < 0.05
+
+
+def test_validate_refuses_a_head_trained_on_other_data(tmp_path, backend):
+    head = json.loads((HEADS_DIR / "formality.json").read_text(encoding="utf-8"))
+    head["training"]["data_sha256"] = "f" * 64
+    (tmp_path / "formality.json").write_text(json.dumps(head), encoding="utf-8")
+    with pytest.raises(ScorerError, match="retrain"):
+        validate("formality", heads_dir=tmp_path, backend=backend)
+
+
+def test_train_head_rejects_non_head_scorers_and_unknown_names():
+    with pytest.raises(ScorerError):
+        train_head("sentiment_vader")
+    with pytest.raises(ScorerError, match="known|one of"):
+        train_head("humour")
+    with pytest.raises(ScorerError):
+        build_card("humour")
+
+
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [
+        ("", "no examples"),
+        ("not json\n", "not valid JSON"),
+        ('{"text": "a", "label": 2, "split": "train"}\n', "label"),
+        ('{"text": "", "label": 1, "split": "train"}\n', "text"),
+        ('{"text": "a", "label": 1, "split": "dev"}\n', "split"),
+        ('{"text": "a", "label": 1, "split": "train", "tags": "x"}\n', "tags"),
+        ('[1, 2]\n', "object"),
+        (
+            '{"text": "Same  text", "label": 1, "split": "train"}\n{"text": "same text", "label": 0, "split": "test"}\n',
+            "repeats",
+        ),
+        ('{"text": "a", "label": 1, "split": "train"}\n{"text": "b", "label": 1, "split": "test"}\n', "needs both"),
+    ],
+)
+def test_bad_data_files_raise_data_error(tmp_path, content, match):
+    (tmp_path / "x.jsonl").write_text(content, encoding="utf-8")
+    with pytest.raises(DataError, match=match):
+        load_labelled("x", tmp_path)
+
+
+def test_missing_and_non_utf8_data(tmp_path):
+    with pytest.raises(DataError, match="no labelled data"):
+        load_labelled("nothing", tmp_path)
+    (tmp_path / "bad.jsonl").write_bytes(b'{"text": "\xff"}\n')
+    with pytest.raises(DataError, match="UTF-8"):
+        load_labelled("bad", tmp_path)

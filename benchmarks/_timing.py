@@ -53,3 +53,10 @@ def interleaved(arms: dict[str, Callable[[], Any]], repeats: int, *, warmup: boo
 def ratio_summary(numerator: Sequence[float], denominator: Sequence[float]) -> dict[str, float]:
     """Per-repeat ratios ``numerator[i] / denominator[i]`` summarised (median, min, max, IQR)."""
     return summary([a / b for a, b in zip(numerator, denominator)])
+
+
+def log(message: str) -> None:
+    """Progress line on stderr (benchmarks are long on a loaded machine)."""
+    import sys
+
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)

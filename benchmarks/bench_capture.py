@@ -20,7 +20,7 @@ import tracemalloc
 import numpy as np
 import torch
 
-from benchmarks._timing import interleaved, ratio_summary
+from benchmarks._timing import interleaved, log, ratio_summary
 from benchmarks.common import SITE, Row, eval_prompts, model, ratio_row
 from steerid.batching import chunks, encode, left_pad
 from steerid.capture import token_moments
@@ -56,6 +56,7 @@ def throughput(quick: bool) -> tuple[list[Row], dict]:
         "capture_in15": lambda: token_moments(lm, texts, SITE, batch_size=BATCH),
         "capture_last": lambda: token_moments(lm, texts, last, batch_size=BATCH),
     }
+    log(f"capture: throughput, {len(texts)} texts")
     times = interleaved(arms, repeats)
     mid = ratio_summary(times["plain"], times["capture_in15"])
     end = ratio_summary(times["plain"], times["capture_last"])
@@ -82,6 +83,7 @@ def memory(quick: bool) -> tuple[list[Row], dict]:
     token_moments(lm, _texts(16), SITE, batch_size=BATCH)  # warm allocator and caches
     points = []
     for n in sizes:
+        log(f"capture: memory, {n} texts")
         texts = _texts(n)
         rss_before = _rss_mb()
         tracemalloc.start()

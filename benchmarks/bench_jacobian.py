@@ -13,6 +13,9 @@ F̄ = mean Jᵀ(diag p − ppᵀ)J over the last positions of each prompt is com
 Reported: wall times and their ratio, the accuracy of single FD quadratic forms against exact
 ones (so the step ε is in the quadratic regime), and the error of the FD sketch against the
 exact spectrum (relative error of the top eigenvalues, principal angles between top subspaces).
+Both wall and process CPU seconds are reported: on a shared machine the CPU ratio is the steadier
+one. Both paths share the same prefix KV caches (so FD is timed at its cheapest: one re-run token
+per point and probe side).
 
 Usage:
     python benchmarks/bench_jacobian.py [--quick] [--out results.json] [--probes 1000] [--k 16]
@@ -63,7 +66,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--probes", type=int, default=1000, help="finite-difference probes")
     parser.add_argument("--eps-rel", type=float, default=0.01, help="FD step relative to the median token norm")
     parser.add_argument("--checks", type=int, default=8, help="probes compared with exact quadratic forms")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=max(1, min(2, os.cpu_count() or 1)),
+                        help="torch threads (on an oversubscribed machine 1 is much faster)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="100 probes, k = 8")
     parser.add_argument("--out", default=None, help="write the results as JSON here")
@@ -83,29 +87,30 @@ def main(argv: list[str] | None = None) -> dict:
     eps = args.eps_rel * norm
 
     # exact: build (prefix caches + retained graphs) and Lanczos
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     points = PointSet(lm, site, prompts, positions=args.positions)
-    t_prefix = time.perf_counter() - t0
-    t1 = time.perf_counter()
+    t_prefix, c_prefix = time.perf_counter() - t0, time.process_time() - c0
+    t1, c1 = time.perf_counter(), time.process_time()
     lin = SiteLinearization(points)
-    t_graph = time.perf_counter() - t1
     spec = spectrum(lin, method="lanczos", k=args.k, seed=args.seed, lanczos_tol=1e-6)
-    t_exact = t_prefix + t_graph + spec.seconds
+    t_exact = t_prefix + time.perf_counter() - t1
+    c_exact = c_prefix + time.process_time() - c1
 
     # finite differences: m probes, ± steps (the prefix caches are shared with the exact path)
     rng = np.random.default_rng(args.seed)
     probes = rng.standard_normal((args.probes, lm.info.hidden_size))
-    t2 = time.perf_counter()
+    t2, c2 = time.perf_counter(), time.process_time()
     q = finite_difference_quadratic_forms(points, probes, eps)
-    t_fd_forward = time.perf_counter() - t2
+    t_fd_forward, c_fd_forward = time.perf_counter() - t2, time.process_time() - c2
     sketches = {}
     for estimator in ("minnorm", "moments"):
-        t3 = time.perf_counter()
+        t3, c3 = time.perf_counter(), time.process_time()
         matrix = sketch_from_quadratic_forms(probes, q, estimator)
         vals, vecs = np.linalg.eigh(matrix)
         order = np.argsort(vals)[::-1]
-        sketches[estimator] = (vals[order], vecs[:, order], time.perf_counter() - t3)
+        sketches[estimator] = (vals[order], vecs[:, order], time.perf_counter() - t3, time.process_time() - c3)
     t_fd = t_prefix + t_fd_forward + sketches["minnorm"][2]
+    c_fd = c_prefix + c_fd_forward + sketches["minnorm"][3]
 
     # single quadratic forms: FD vs exact (is ε in the quadratic regime?)
     check = probes[: args.checks]
@@ -114,7 +119,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     k = spec.k
     rows = []
-    for estimator, (vals, vecs, secs) in sketches.items():
+    for estimator, (vals, vecs, secs, _) in sketches.items():
         rel = np.abs(vals[:k] / spec.eigenvalues - 1)
         rows.append({
             "estimator": estimator,
@@ -130,14 +135,15 @@ def main(argv: list[str] | None = None) -> dict:
         "n_points": points.n_points, "median_token_norm": norm, "eps": eps, "k": k, "n_probes": args.probes,
         "threads": torch.get_num_threads(), "machine": platform.processor() or platform.machine(),
         "load_average": os.getloadavg()[0],
-        "exact": {"seconds": t_exact, "prefix_seconds": t_prefix, "graph_seconds": t_graph,
+        "exact": {"seconds": t_exact, "cpu_seconds": c_exact, "prefix_seconds": t_prefix,
                   "lanczos_seconds": spec.seconds, "n_products": spec.n_products,
                   "eigenvalues": spec.eigenvalues.tolist(),
                   "null_space": [n.to_dict() for n in spec.null_space], "note": spec.note},
-        "finite_difference": {"seconds": t_fd, "forward_seconds": t_fd_forward, "n_rows": 2 * args.probes * points.n_points,
+        "finite_difference": {"seconds": t_fd, "cpu_seconds": c_fd, "forward_seconds": t_fd_forward, "n_rows": 2 * args.probes * points.n_points,
                               "trace_estimate": float(q.mean()), "quadratic_form_rel_error_median": float(np.median(q_rel)),
                               "quadratic_form_rel_error_max": float(q_rel.max()), "sketches": rows},
         "time_ratio_fd_over_exact": t_fd / t_exact,
+        "cpu_ratio_fd_over_exact": c_fd / c_exact,
     }
     _print(result)
     if args.out:
@@ -149,11 +155,12 @@ def _print(r: dict) -> None:
     ex, fd = r["exact"], r["finite_difference"]
     print(f"{r['model']} {r['site']}  d={r['d']}  points={r['n_points']} ({r['n_prompts']} prompts)  "
           f"threads={r['threads']}  load={r['load_average']:.1f}")
-    print(f"{'method':<34}{'seconds':>10}{'passes':>12}")
-    print(f"{'exact Lanczos top-' + str(r['k']):<34}{ex['seconds']:>10.2f}{ex['n_products']:>12} FVPs")
-    print(f"{'finite differences, ' + str(r['n_probes']) + ' probes':<34}{fd['seconds']:>10.2f}"
+    print(f"{'method':<34}{'wall s':>10}{'cpu s':>10}{'passes':>12}")
+    print(f"{'exact Lanczos top-' + str(r['k']):<34}{ex['seconds']:>10.2f}{ex['cpu_seconds']:>10.2f}"
+          f"{ex['n_products']:>12} FVPs")
+    print(f"{'finite differences, ' + str(r['n_probes']) + ' probes':<34}{fd['seconds']:>10.2f}{fd['cpu_seconds']:>10.2f}"
           f"{fd['n_rows']:>12} rows")
-    print(f"time ratio FD / exact: {r['time_ratio_fd_over_exact']:.1f}×")
+    print(f"ratio FD / exact: wall {r['time_ratio_fd_over_exact']:.1f}×, cpu {r['cpu_ratio_fd_over_exact']:.1f}×")
     print(f"FD quadratic forms vs exact (ε = {r['eps']:.3g}): median rel error {fd['quadratic_form_rel_error_median']:.2e}, "
           f"max {fd['quadratic_form_rel_error_max']:.2e}")
     print(f"exact top eigenvalues: {np.array2string(np.array(ex['eigenvalues'][:5]), precision=4)}")

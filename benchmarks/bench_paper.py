@@ -31,7 +31,7 @@ import time
 import numpy as np
 import torch
 
-from benchmarks._timing import interleaved, summary, timed
+from benchmarks._timing import interleaved, log, summary, timed
 from benchmarks.common import ALPHA, LAYER, SITE, Row, condition_deltas, eval_prompts, model, ratio_row, trait_vector
 from steerid.generate import continuation_logprob, generate
 
@@ -116,6 +116,7 @@ def run(quick: bool = False) -> dict:
     detail: dict = {"n_prompts": n_prompts, "conditions": list(CONDITIONS), "new_tokens": new_tokens,
                     "alpha": ALPHA, "site": str(SITE), "baseline_prompts": n_baseline}
 
+    log(f"paper: baseline, {n_baseline} prompts × {len(CONDITIONS)} conditions × {new_tokens} tokens")
     # --- baseline: the study's loop on n_baseline prompts × all conditions, extrapolated to n_prompts
     with torch.inference_mode():
         texts, unit_times = _baseline(lm, prompts[:n_baseline], per_condition, seeds[:n_baseline], new_tokens)
@@ -134,6 +135,7 @@ def run(quick: bool = False) -> dict:
         return go
 
     arms = {"batched-64": arm(64), "batched-all": arm(n_rows)} if n_rows > 64 else {"batched-all": arm(n_rows)}
+    log(f"paper: steerid arms {list(arms)} on {n_rows} rows")
     times = interleaved(arms, repeats, warmup=False)
     rows: list[Row] = []
     for name, seconds in times.items():
@@ -150,13 +152,15 @@ def run(quick: bool = False) -> dict:
                     max_new_tokens=new_tokens)
     detail["crn_row_independent"] = solo.tokens[0] == outputs[n_rows].tokens[0]
 
+    log("paper: bf16 vs fp32 step")
     # --- bf16: decode-step cost vs fp32 (a whole bf16 run is far too slow on this CPU)
-    bf16, bf16_times, bf16_same = _bf16_step_ratio(prompts[:16], 2 if quick else 3)
+    bf16, bf16_times, bf16_same = _bf16_step_ratio(prompts[:8] if quick else prompts[:16], 2 if quick else 3)
     detail["bf16_vs_fp32_step_time"] = {"ratio": bf16, "times_s": bf16_times, "greedy_tokens_equal": bf16_same}
-    rows.append(ratio_row(NAME, "bf16 / fp32 time, prefill + 4 decode steps, batch 16", bf16,
+    rows.append(ratio_row(NAME, f"bf16 / fp32 time, prefill + 4 decode steps, batch {min(len(prompts), 8 if quick else 16)}", bf16,
                           note="AVX2-only CPU: bf16 is emulated; not used" + ("" if bf16_same else
                                                                              "; greedy tokens differ from fp32")))
 
+    log("paper: likelihood route")
     # --- likelihood route: same conditions, teacher-forced log-prob of positive vs negative replies
     lik_prompts, positives, negatives = _likelihood_rows(n_prompts)
     n_items = len(lik_prompts)

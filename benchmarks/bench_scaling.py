@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmarks._timing import timed
+from benchmarks._timing import log, timed
 from benchmarks.common import ALPHA, Row, condition_deltas, eval_prompts, model
 from steerid.generate import generate
 from steerid.models import Site
@@ -46,6 +46,7 @@ def run(quick: bool = False) -> dict:
     cond_grid = (1, 2, 4) if quick else (1, 2, 3, 4, 5)
     prompts = list(eval_prompts(max(prompt_grid)))
     direction = _unit(lm.info.hidden_size)
+    log("scaling: prompts and conditions")
     _point(lm, site, 2, 1, 4, direction, prompts)  # warm-up
     by_prompts = [dict(zip(("seconds", "tokens"), _point(lm, site, n, 4, new_tokens, direction, prompts)), n_prompts=n)
                   for n in prompt_grid]
@@ -63,6 +64,7 @@ def run(quick: bool = False) -> dict:
     detail = {"by_prompts": by_prompts, "by_conditions": by_conditions, "new_tokens": new_tokens}
 
     # model size: same rows, same tokens, Gemma-3-270M vs SmolLM2-135M (interleaved, repeats)
+    log("scaling: model size")
     gemma = model(spec="gemma3-270m")
     n_rows_prompts = 4 if quick else 8
     gemma_site = Site(gemma.info.n_layers // 2, "in")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import json
 import math
 import sys
@@ -29,7 +30,10 @@ BENCHES = ("steering", "paper", "peers", "capture", "scaling", "jacobian")
 
 
 def _jacobian(quick: bool) -> dict:
-    """E6 Jacobian bench (owned by another module): call ``main(quick=...)`` or ``run(...)`` if present."""
+    """E6 Jacobian bench (owned by another module): call its ``main``/``run`` if present.
+
+    Accepts either ``main(quick=...)`` or an argv-style ``main(argv)`` (then ``["--quick"]``).
+    """
     try:
         module = importlib.import_module("benchmarks.bench_jacobian")
     except ModuleNotFoundError as exc:
@@ -38,10 +42,17 @@ def _jacobian(quick: bool) -> dict:
         return {"rows": [_skip_row("jacobian", "benchmarks/bench_jacobian.py not present yet")], "skipped": "absent"}
     for name in ("main", "run"):
         fn = getattr(module, name, None)
-        if callable(fn):
+        if not callable(fn):
+            continue
+        params = inspect.signature(fn).parameters
+        if "quick" in params:
             result = fn(quick=quick)
-            return _normalise("jacobian", result)
-    return {"rows": [_skip_row("jacobian", "bench_jacobian has no main()/run()")], "skipped": "no entry point"}
+        elif "argv" in params:
+            result = fn(["--quick"] if quick else [])
+        else:
+            continue
+        return _normalise("jacobian", result)
+    return {"rows": [_skip_row("jacobian", "bench_jacobian has no main(quick=)/main(argv)")], "skipped": "no entry point"}
 
 
 def _skip_row(bench: str, why: str) -> dict:
@@ -56,7 +67,12 @@ def _normalise(bench: str, result) -> dict:
         for r in rows:
             r.setdefault("bench", bench)
         return {**result, "rows": rows}
-    return {"rows": [], "detail": result}
+    rows = []
+    if isinstance(result, dict) and isinstance(result.get("time_ratio_fd_over_exact"), (int, float)):
+        rows.append({"bench": bench, "metric": "time, finite-difference Fisher sketch / exact Lanczos",
+                     "value": float(result["time_ratio_fd_over_exact"]), "unit": "×", "spread": {}, "goal": "",
+                     "met": None, "note": "single run; see results.json for accuracy figures"})
+    return {"rows": rows, "detail": result}
 
 
 def run_one(name: str, quick: bool) -> dict:
@@ -128,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="", help=f"comma-separated subset of {','.join(BENCHES)}")
     parser.add_argument("--out", default=str(ROOT), help="folder for results.json and RESULTS.md")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a benchmark fails")
+    parser.add_argument("--merge", action="store_true",
+                        help="keep the other benchmarks already in OUT/results.json (same mode) and replace only these")
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.only.split(",") if n.strip()] or list(BENCHES)
     unknown = sorted(set(names) - set(BENCHES))
@@ -144,6 +162,11 @@ def main(argv: list[str] | None = None) -> int:
     results = {"meta": {"quick": args.quick, "when": utc_now(), "threads": THREADS, "machine": machine(),
                         "loadavg_start": loadavg}, "benches": {}}
     out = Path(args.out)
+    previous = out / "results.json"
+    if args.merge and previous.is_file():
+        old = json.loads(previous.read_text())
+        if old.get("meta", {}).get("quick") == args.quick:
+            results["benches"] = {k: v for k, v in old.get("benches", {}).items() if k not in names}
     for name in names:
         print(f"== {name} ...", flush=True)
         results["benches"][name] = run_one(name, args.quick)

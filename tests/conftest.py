@@ -14,7 +14,7 @@ import torch
 from steerid.models import load_model
 from steerid.models.tiny import TINY_CONFIGS
 
-torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+torch.set_num_threads(1)  # tiny models are overhead-bound; one thread is fastest and deterministic
 
 FAMILIES = sorted(TINY_CONFIGS)
 

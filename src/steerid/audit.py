@@ -168,7 +168,7 @@ class Reporter:
         if not self.quiet and self.units:
             from rich.console import Console
             from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn,
-                                       TimeElapsedColumn, TimeRemainingColumn)
+                                       TimeElapsedColumn)
             from rich.text import Text
 
             class EtaColumn(ProgressColumn):
@@ -181,7 +181,7 @@ class Reporter:
 
             console = self.console or Console(stderr=True)
             self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                     TimeElapsedColumn(), TimeRemainingColumn(), EtaColumn(),
+                                     TimeElapsedColumn(), EtaColumn(),
                                      console=console, transient=False, redirect_stdout=False, redirect_stderr=False)
             self.progress.__enter__()
             self._overall = self.progress.add_task("audit", total=len(self.units), estimate=None)
@@ -456,15 +456,18 @@ def summary_table_rows(summary: Iterable[dict[str, Any]]) -> list[list[str]]:
     for r in summary:
         rel = r.get("relative_efficacy")
         lo, hi = r.get("relative_efficacy_ci") or [None, None]
-        rows.append([r["trait"], r["route"], f"{r['alpha_rel']:g}", r["sign"], f"{r['rho']:g}",
-                     f"{'yes' if r['steers'] else 'no'} (d_z {fmt(r.get('dz'))})",
+        route = "lik" if r["route"] == "likelihood" else "gen"
+        cell = f"{route} α={r['alpha_rel']:g} ρ={r['rho']:g}"
+        if r["route"] != "likelihood":
+            cell += f" {r['environment'][:5]}"
+        rows.append([r["trait"], cell, r["sign"], f"{'yes' if r['steers'] else 'no'} {fmt(r.get('dz'))}",
                      f"{fmt(rel)} [{fmt(lo)}, {fmt(hi)}]", r["verdict"], fmt(r.get("p_tost_holm_audit"), 3),
-                     fmt(r.get("power")), fmt(r.get("null_space_fraction"))])
+                     fmt(r.get("power")), fmt(r.get("null_space_fraction"), 3)])
     return rows
 
 
-SUMMARY_HEADER = ["trait", "route", "α_rel", "sign", "ρ", "v steers", "rel. efficacy v+v⊥ [CI]", "verdict",
-                  "p (Holm)", "power", "null frac"]
+SUMMARY_HEADER = ["trait", "cell", "sign", "steers (d_z)", "rel. eff. v+v⊥ [95% CI]", "verdict", "p Holm", "power",
+                  "null frac"]
 
 
 def _canonical(obj: Any) -> str:  # re-exported for tests

@@ -58,6 +58,7 @@ class E1Settings(_Section):
     greedy: bool = False
     temperature: float = Field(0.7, gt=0)
     n_examples: int = Field(3, ge=0, le=50)
+    n_draws: int | None = Field(None, ge=1, description="v⊥ draws per ρ for generation (null = the global n_draws)")
 
 
 class LikelihoodSettings(_Section):
@@ -71,6 +72,7 @@ class E4Settings(_Section):
 
     n_prompts: int = Field(16, ge=2)
     max_new_tokens: int = Field(16, ge=1, le=256)
+    n_draws: int | None = Field(None, ge=1, description="v⊥ draws per ρ (null = the global n_draws)")
 
 
 class E5Settings(_Section):

@@ -84,29 +84,34 @@ def _e1_shared(config: AuditConfig) -> dict[str, Any]:
 
 def _settings(config: AuditConfig, experiment: str) -> dict[str, Any]:
     if experiment == "e1":
-        return {**_e1_shared(config), **config.e1.model_dump(mode="json")}
+        return {**_e1_shared(config), **config.e1.model_dump(mode="json"), "n_draws": config.e1.n_draws or config.n_draws}
     if experiment == "likelihood":
         return {**_e1_shared(config), **config.likelihood.model_dump(mode="json")}
     if experiment == "e5":
         return {"margin_dz": config.margin_dz, "test_alpha": config.test_alpha, "signs": config.signs,
                 "greedy": config.e1.greedy, "temperature": config.e1.temperature, **config.e5.model_dump(mode="json")}
     section = getattr(config, experiment).model_dump(mode="json")
-    if experiment in ("e4", "e7"):
-        section = {**section, "rhos": config.rhos, "n_draws": config.n_draws, "margin_dz": config.margin_dz,
-                   "test_alpha": config.test_alpha}
+    if experiment == "e4":
+        section = {**section, "rhos": config.rhos, "n_draws": config.e4.n_draws or config.n_draws}
+    if experiment == "e7":
+        section = {**section, "rhos": config.rhos, "margin_dz": config.margin_dz, "test_alpha": config.test_alpha,
+                   "k": config.e6.k, "positions": config.e6.positions}
     return section
 
 
 def _cost(config: AuditConfig, experiment: str, n_methods: int = 1) -> float:
     """Rough cost in 'decoded-token equivalents' (prefill tokens count 1/10)."""
-    n_cond = 3 + len(config.rhos) * (len(config.signs) * config.n_draws + 2)
+    def n_cond(draws: int) -> int:
+        return 3 + len(config.rhos) * (len(config.signs) * draws + 2)
+
     prefill = 6.0  # ≈ 60 prompt tokens at a tenth of a decode step each
     if experiment == "e1":
-        return config.e1.n_prompts * n_cond * (config.e1.max_new_tokens + prefill)
+        return config.e1.n_prompts * n_cond(config.e1.n_draws or config.n_draws) * (config.e1.max_new_tokens + prefill)
     if experiment == "likelihood":
-        return (config.likelihood.n_items or 60) * n_cond * 2 * prefill
+        return (config.likelihood.n_items or 60) * n_cond(config.n_draws) * 2 * prefill
     if experiment == "e4":
-        return config.e4.n_prompts * 6 * (config.e4.max_new_tokens + prefill)
+        draws = config.e4.n_draws or config.n_draws
+        return config.e4.n_prompts * (config.e4.max_new_tokens + (2 + 2 * draws * len(config.rhos)) * prefill)
     if experiment == "e5":
         return config.e5.n_prompts * (1 + 2 * n_methods) * (config.e5.max_new_tokens + prefill) + 200
     if experiment == "e6":

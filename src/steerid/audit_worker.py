@@ -213,20 +213,21 @@ class Worker:
         step("done")
         return _jsonable(out)
 
-    def _e1_config(self, unit: Unit, **extra: Any):
+    def _e1_config(self, unit: Unit, n_draws: int | None = None, **extra: Any):
         from steerid.experiments.orthogonal import E1Config
 
         c = self.config
-        return E1Config(alpha_rel=float(unit.alpha_rel), rhos=tuple(c.rhos), n_draws=c.n_draws, signs=tuple(c.signs),
+        return E1Config(alpha_rel=float(unit.alpha_rel), rhos=tuple(c.rhos), n_draws=n_draws or c.n_draws, signs=tuple(c.signs),
                         margin_dz=c.margin_dz, test_alpha=c.test_alpha, max_new_tokens=c.e1.max_new_tokens,
                         greedy=c.e1.greedy, temperature=c.e1.temperature, n_examples=c.e1.n_examples, **extra)
 
     def _run_e1(self, unit: Unit, step: Progress) -> dict[str, Any]:
         from steerid.experiments import orthogonal
 
-        items = self.eval_items(unit.trait, unit.environment or "in_distribution", self.config.e1.n_prompts)
+        c = self.config
+        items = self.eval_items(unit.trait, unit.environment or "in_distribution", c.e1.n_prompts)
         ctx = self.context(unit, [self.fmt(i.prompt) for i in items])
-        result = orthogonal.run(self._e1_config(unit), ctx, self.measures(unit.trait, items))
+        result = orthogonal.run(self._e1_config(unit, c.e1.n_draws), ctx, self.measures(unit.trait, items))
         data = result.to_dict()
         for example in data.get("examples", []):
             example["prompt"] = items[example["prompt_index"]].prompt
@@ -271,7 +272,7 @@ class Worker:
         items = self.eval_items(unit.trait, unit.environment or "in_distribution", c.e4.n_prompts)
         ctx = self.context(unit, [self.fmt(i.prompt) for i in items])
         cfg = _dataclass_config(logit_distance.Config, alpha_rel=float(unit.alpha_rel), rhos=tuple(c.rhos),
-                                n_draws=c.n_draws, max_new_tokens=c.e4.max_new_tokens)
+                                n_draws=c.e4.n_draws or c.n_draws, max_new_tokens=c.e4.max_new_tokens)
         result = logit_distance.run(cfg, ctx).to_dict()
         result.pop("per_prompt", None)  # per-prompt KL/JS of every draw: large, and not used by the report
         return {"n": len(items), "result": result}

@@ -327,9 +327,11 @@ def _print_outcome(outcome, quiet: bool) -> None:
     from steerid.audit import SUMMARY_HEADER, summary_table_rows
 
     if not quiet and outcome.summary:
-        table = Table(title="summary (verdicts Holm-adjusted across the audit)")
+        from rich import box
+
+        table = Table(title="summary (TOST of v+v⊥ vs v; p Holm-adjusted across the audit)", box=box.SIMPLE_HEAD)
         for col in SUMMARY_HEADER:
-            table.add_column(col, justify="left" if col in ("trait", "route", "verdict", "sign") else "right")
+            table.add_column(col, justify="left" if col in ("trait", "cell", "verdict", "sign") else "right")
         for row in summary_table_rows(outcome.summary):
             table.add_row(*row)
         console.print(table)

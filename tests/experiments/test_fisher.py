@@ -69,6 +69,7 @@ def test_cached_points_match_full_forward_and_dense_fisher_is_psd(tiny_lm):
         torch.testing.assert_close(ref, _full_logprobs(tiny_lm, chunk.points), atol=2e-5, rtol=1e-5)
     lin = SiteLinearization(pts)
     raw = np.stack([lin.product(e) for e in np.eye(lin.d)], axis=1)
+    np.testing.assert_allclose(lin.products(np.eye(lin.d), block=20).T, raw, atol=1e-5 * np.abs(raw).max())
     scale = np.abs(raw).max()
     assert np.abs(raw - raw.T).max() < 1e-4 * scale  # symmetric before symmetrisation
     eigs = np.linalg.eigvalsh(0.5 * (raw + raw.T))

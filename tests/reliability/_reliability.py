@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -145,16 +146,14 @@ class Zygote:
         return rc, out, err
 
     def close(self) -> None:
+        """Stop the server (it holds no state worth a graceful exit; a clean interpreter shutdown
+        with torch loaded takes seconds)."""
         if self.proc.poll() is None:
-            try:
-                self._ask({"op": "quit"})
-            except (BrokenPipeError, RuntimeError):  # the server is already dying: make sure it is gone
-                self.proc.kill()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+            self.proc.kill()
+        self.proc.wait()
+        for stream in (self.proc.stdin, self.proc.stdout):
+            if stream is not None:
+                stream.close()
 
 
 def wait_for(predicate, timeout: float, what: str, interval: float = 0.02):
@@ -166,3 +165,132 @@ def wait_for(predicate, timeout: float, what: str, interval: float = 0.02):
             return value
         time.sleep(interval)
     pytest.fail(f"timed out after {timeout} s waiting for {what}")
+
+
+# ---------------------------------------------------------------------------------------------
+# the scripted audit kill / resume sequence (guarantees 2, 4, 5)
+
+CONFIG = """\
+experiments: [e1, likelihood]
+n_draws: 1
+e1: {n_prompts: 3, max_new_tokens: 2, n_examples: 1}
+likelihood: {n_items: 6}
+"""
+N_UNITS = 6  # truthfulness × L1 × mean_diff × α {0.5, 1} × (E1: 2 environments + likelihood)
+AUDIT_TIMEOUT = 240
+
+
+def audit_argv(run_dir: Path, config: Path, *extra: str) -> list[str]:
+    return ["audit", "tiny:llama", "--traits", "truthfulness", "--profile", "smoke", "--config", str(config),
+            "--out", str(run_dir), "--quiet", *extra]
+
+
+def complete_lines(run_dir: Path) -> int:
+    path = run_dir / "checkpoint.jsonl"
+    if not path.exists():
+        return 0
+    return path.read_bytes().count(b"\n")
+
+
+class Chain:
+    """Everything the scripted kill/resume sequence observed."""
+
+    def __init__(self) -> None:
+        self.kills: list[tuple[int, int]] = []  # (lines seen when killed, exit status)
+        self.stderr: dict[str, str] = {}
+        self.rc: dict[str, int] = {}
+        self.torn_unit = ""
+        self.lines_before_final = 0
+        self.incomplete: list[str] = []  # final-named files found incomplete right after a kill
+
+
+def incomplete_final_files(run_dir: Path) -> list[str]:
+    """Files under their final names that are not complete (a torn checkpoint *line* is allowed:
+    the checkpoint is append-only and its last line is checked on resume)."""
+    import pandas as pd
+    import yaml
+
+    from steerid.vector import SteeringVector
+
+    problems = []
+    for path in sorted(run_dir.rglob("*")):
+        if not path.is_file() or path.name.startswith("."):
+            continue
+        try:
+            if path.suffix == ".json":
+                json.loads(path.read_text(encoding="utf-8"))
+            elif path.suffix == ".yaml":
+                yaml.safe_load(path.read_text(encoding="utf-8"))
+            elif path.suffix == ".parquet":
+                pd.read_parquet(path)
+            elif path.suffix == ".safetensors":
+                SteeringVector.load(path)
+            elif path.suffix == ".html":
+                assert path.read_text(encoding="utf-8").rstrip().endswith("</html>")
+        except Exception as exc:  # noqa: BLE001 - any failure to read is the finding we report
+            problems.append(f"{path.name}: {type(exc).__name__}: {exc}")
+    return problems
+
+
+def _kill_after(zygote, child, run_dir: Path, lines: int, chain: Chain, during=None) -> None:
+    wait_for(lambda: complete_lines(run_dir) >= lines or _exited(zygote, child), AUDIT_TIMEOUT,
+             f"checkpoint line {lines}")
+    assert complete_lines(run_dir) >= lines, f"run ended before line {lines}:\n{child.read()[1]}"
+    if during is not None:  # with the audit stopped (SIGSTOP keeps its lock) so it cannot finish meanwhile
+        os.kill(child.pid, signal.SIGSTOP)
+        during()
+    os.kill(child.pid, signal.SIGKILL)
+    rc = zygote.wait(child, 60)
+    chain.kills.append((complete_lines(run_dir), rc))
+    chain.incomplete.extend(incomplete_final_files(run_dir))
+
+
+def _exited(zygote, child) -> bool:
+    try:
+        os.kill(child.pid, 0)
+    except ProcessLookupError:
+        return True
+    with open(f"/proc/{child.pid}/stat", encoding="ascii") as handle:  # a zombie has exited
+        return handle.read().split(") ", 1)[1].startswith("Z")
+
+
+def audit_chain(zygote, root: Path) -> dict:
+    """Run the scripted kill/resume sequence of ``test_kill_resume.py`` under ``root``."""
+    config = root / "cfg.yaml"
+    config.write_text(CONFIG, encoding="utf-8")
+    ref, twin, run = root / "ref", root / "twin", root / "chain"
+    chain = Chain()
+
+    # two uninterrupted runs, in parallel with the chain's first kill
+    reference = zygote.spawn(audit_argv(ref, config), root, name="audit-ref")
+    second = zygote.spawn(audit_argv(twin, config), root, name="audit-twin")
+
+    first = zygote.spawn(audit_argv(run, config), root, name="audit-kill-1")
+    _kill_after(zygote, first, run, 1, chain)
+
+    def intruder() -> None:
+        rc, out, err = zygote.run(audit_argv(run, config), root, name="audit-intruder", timeout=AUDIT_TIMEOUT)
+        chain.rc["intruder"], chain.stderr["intruder"] = rc, err
+
+    resumed = zygote.spawn(audit_argv(run, config), root, name="audit-kill-3")
+    _kill_after(zygote, resumed, run, 3, chain, during=intruder)
+
+    # tear the last line in half, as a crash in the middle of the append would
+    path = run / "checkpoint.jsonl"
+    data = path.read_bytes()
+    start = data.rstrip(b"\n").rfind(b"\n") + 1
+    chain.torn_unit = json.loads(data[start:])["unit_id"]
+    path.write_bytes(data[: start + (len(data) - start) // 2])
+
+    again = zygote.spawn(audit_argv(run, config), root, name="audit-kill-5")
+    _kill_after(zygote, again, run, 5, chain)
+    chain.stderr["after_tear"] = again.read()[1]
+
+    chain.lines_before_final = complete_lines(run)
+    rc, out, err = zygote.run(audit_argv(run, config), root, name="audit-final", timeout=AUDIT_TIMEOUT)
+    chain.rc["final"], chain.stderr["final"] = rc, err
+    chain.rc["reference"] = zygote.wait(reference, AUDIT_TIMEOUT)
+    chain.stderr["reference"] = reference.read()[1]
+    chain.rc["twin"] = zygote.wait(second, AUDIT_TIMEOUT)
+    chain.stderr["twin"] = second.read()[1]
+    return {"ref": ref, "twin": twin, "run": run, "chain": chain, "config": config, "root": root}

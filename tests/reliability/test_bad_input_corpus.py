@@ -195,6 +195,7 @@ EXTRACT = ["extract", "tiny:llama", "--layer", "1", "--out", "{out}/v.safetensor
 EXTRACT_P = [*EXTRACT, "--pairs", "{tmp}/pairs.jsonl"]
 STEER = ["steer", "tiny:llama", "--vector", "{tmp}/v.safetensors", "--max-new-tokens", "2"]
 AUDIT = ["audit", "tiny:llama", "--traits", "truthfulness", "--out", "{out}/run"]
+IDENTIFY = ["identify", "tiny:llama", "--profile", "smoke", "--trait", "truthfulness", "--out", "{out}/run"]
 
 CASES: list[Case] = [
     # --- models ---------------------------------------------------------------------------------
@@ -329,6 +330,26 @@ CASES: list[Case] = [
                                   "--out", "{out}/run"], "unknown trait 'sarcasm'", needs_audit=True),
     Case("audit: layer out of range", [*AUDIT, "--profile", "smoke", "--config", "{tmp}/cfg.yaml"],
          "layer 9 is out of range", config_file("layers: [9]\n"), needs_audit=True),
+    Case("audit: unknown executor", [*AUDIT, "--profile", "smoke", "--executor", "slurm"], "executor",
+         needs_audit=True),
+    Case("audit: empty --traits", ["audit", "tiny:llama", "--traits", " ", "--profile", "smoke", "--out", "{out}/run"],
+         "--traits is empty", needs_audit=True),
+    Case("identify: NaN vector", [*IDENTIFY, "--vector", "{tmp}/v.safetensors"], "contains NaN or inf",
+         nan_vector(float("nan")), needs_audit=True),
+    Case("identify: vector of the wrong hidden size", [*IDENTIFY, "--vector", "{tmp}/v.safetensors"],
+         ("hidden size 16", "48"), vec(direction=np.eye(16)[0]), needs_audit=True),
+    Case("identify: missing vector file", [*IDENTIFY, "--vector", "{tmp}/v.safetensors"], "does not exist",
+         needs_audit=True),
+    Case("identify: pickle passed as the vector", [*IDENTIFY, "--vector", "{tmp}/v.safetensors"], "pickle",
+         torch_saved_vector, needs_audit=True),
+    Case("identify: unknown experiment", [*IDENTIFY, "--vector", "{tmp}/v.safetensors", "--experiments", "e1,e9"],
+         "e9", vector_ok, needs_audit=True),
+    Case("identify: negative alpha", [*IDENTIFY, "--vector", "{tmp}/v.safetensors", "--alpha", "-0.5"],
+         "alpha must be ≥ 0", vector_ok, needs_audit=True),
+    Case("report: run directory does not exist", ["report", "{out}/run"], "does not exist", needs_audit=True),
+    Case("report: directory without results.json", ["report", "{out}"], "has no results.json", needs_audit=True),
+    Case("report: corrupt results.json", ["report", "{tmp}"], "not valid JSON", raw_file("results.json", b'{"units": ['),
+         needs_audit=True),
     Case("audit: --out is a file", ["audit", "tiny:llama", "--traits", "truthfulness", "--profile", "smoke",
                                     "--out", "{tmp}/pairs.jsonl"], "not a directory", pairs_ok, needs_audit=True),
 ]

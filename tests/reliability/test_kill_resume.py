@@ -26,11 +26,12 @@ import signal
 
 import pytest
 
-from _reliability import assert_one_clear_line, audit_missing_reason, complete_lines, incomplete_final_files
-from conftest import N_UNITS
+from _reliability import (AUDIT_TIMEOUT, N_UNITS, assert_one_clear_line, audit_argv, audit_missing_reason,
+                          complete_lines, incomplete_final_files)
 
 pytestmark = pytest.mark.xfail(audit_missing_reason() is not None, reason=audit_missing_reason() or "",
                                strict=False)
+
 
 @pytest.fixture(scope="module")
 def runs(audit_runs):
@@ -64,8 +65,10 @@ def test_sigkilled_audit_resumes_to_byte_identical_results(runs):
 
 
 def test_resume_skips_finished_units(runs):
-    final = runs["chain"].stderr["final"]
-    assert "already done" in final and f"{N_UNITS - 5} unit(s) run" in final, final
+    chain = runs["chain"]
+    done = chain.lines_before_final
+    assert 5 <= done < N_UNITS, chain.kills
+    assert f"{N_UNITS - done} unit(s) run, {done} already done" in chain.stderr["final"], chain.stderr["final"]
 
 
 def test_torn_last_checkpoint_line_is_reported_and_redone(runs):
@@ -97,7 +100,7 @@ def test_changed_config_in_the_same_directory_is_refused(runs, zygote):
     other = runs["root"] / "cfg-seed.yaml"
     other.write_text(runs["config"].read_text(encoding="utf-8") + "seed: 7\n", encoding="utf-8")
     before = (runs["run"] / "results.json").read_bytes()
-    rc, out, err = zygote.run(_argv(runs["run"], other), runs["root"], name="audit-changed", timeout=TIMEOUT)
+    rc, out, err = zygote.run(audit_argv(runs["run"], other), runs["root"], name="audit-changed", timeout=AUDIT_TIMEOUT)
     assert rc == 2, err
     assert_one_clear_line(err, ("different config", "seed", "--force"))
     assert (runs["run"] / "results.json").read_bytes() == before
@@ -106,8 +109,76 @@ def test_changed_config_in_the_same_directory_is_refused(runs, zygote):
 def test_rerunning_a_finished_audit_changes_nothing(runs, zygote):
     before = {p.name: p.read_bytes() for p in (runs["ref"] / "vectors").iterdir()}
     results = (runs["ref"] / "results.json").read_bytes()
-    rc, out, err = zygote.run(_argv(runs["ref"], runs["config"]), runs["root"], name="audit-rerun", timeout=TIMEOUT)
+    rc, out, err = zygote.run(audit_argv(runs["ref"], runs["config"]), runs["root"], name="audit-rerun", timeout=AUDIT_TIMEOUT)
     assert rc == 0, err
     assert "0 unit(s) run" in err
     assert (runs["ref"] / "results.json").read_bytes() == results
     assert {p.name: p.read_bytes() for p in (runs["ref"] / "vectors").iterdir()} == before
+
+
+# ---------------------------------------------------------------------------------------------
+# damaged checkpoints: a bad last line is redone, a bad earlier line stops the run
+
+
+def _records(run_dir):
+    return (run_dir / "checkpoint.jsonl").read_text(encoding="utf-8").splitlines(keepends=True)
+
+
+def _tamper(line: str) -> str:
+    """The same JSON record with one result value changed (its checksum no longer matches)."""
+    record = json.loads(line)
+    record["result"] = {"tampered": True, **record["result"]} if isinstance(record["result"], dict) else [record["result"]]
+    return json.dumps(record, sort_keys=True) + "\n"
+
+
+@pytest.mark.parametrize("damage", ["torn", "checksum", "garbage"])
+def test_bad_last_line_is_dropped_never_used(runs, tmp_path, damage):
+    from steerid.audit_checkpoint import Checkpoint
+
+    lines = _records(runs["ref"])
+    last = json.loads(lines[-1])["unit_id"]
+    bad = {"torn": lines[-1][: len(lines[-1]) // 2], "checksum": _tamper(lines[-1]),
+           "garbage": "\x00\x01 not json\n"}[damage]
+    (tmp_path / "checkpoint.jsonl").write_text("".join(lines[:-1]) + bad, encoding="utf-8")
+    checkpoint = Checkpoint(tmp_path)
+    assert checkpoint.dropped == 1
+    assert last not in checkpoint and len(checkpoint.results) == N_UNITS - 1
+    assert _records(tmp_path) == lines[:-1], "the bad line must be removed from the file"
+
+
+def test_last_line_without_its_newline_is_kept(runs, tmp_path):
+    from steerid.audit_checkpoint import Checkpoint
+
+    lines = _records(runs["ref"])
+    (tmp_path / "checkpoint.jsonl").write_text("".join(lines)[:-1], encoding="utf-8")
+    checkpoint = Checkpoint(tmp_path)
+    assert checkpoint.dropped == 0 and len(checkpoint.results) == N_UNITS
+    assert _records(tmp_path) == lines
+
+
+@pytest.mark.parametrize("damage", ["checksum", "garbage"])
+def test_bad_earlier_line_stops_the_run(runs, tmp_path, damage):
+    from steerid.audit_checkpoint import Checkpoint
+    from steerid.errors import OutputError
+
+    lines = _records(runs["ref"])
+    lines[1] = _tamper(lines[1]) if damage == "checksum" else "{not json\n"
+    (tmp_path / "checkpoint.jsonl").write_text("".join(lines), encoding="utf-8")
+    with pytest.raises(OutputError, match="line 2 is corrupt"):
+        Checkpoint(tmp_path)
+
+
+def test_cli_refuses_a_checkpoint_damaged_in_the_middle(runs, zygote, tmp_path):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(runs["ref"], run)
+    lines = _records(run)
+    lines[2] = _tamper(lines[2])
+    (run / "checkpoint.jsonl").write_text("".join(lines), encoding="utf-8")
+    results = (run / "results.json").read_bytes()
+    rc, out, err = zygote.run(audit_argv(run, runs["config"]), tmp_path, name="audit-corrupt-middle",
+                              timeout=AUDIT_TIMEOUT)
+    assert rc == 2, err
+    assert_one_clear_line(err, ("checkpoint.jsonl line 3 is corrupt", "--force"))
+    assert (run / "results.json").read_bytes() == results

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 
+import numpy as np
 import pytest
 
 from steerid.errors import DataError, ScorerError
@@ -77,7 +78,11 @@ def test_shipped_heads_are_reproducible(tmp_path, backend, trait):
     head = json.loads((HEADS_DIR / f"{trait}.json").read_text(encoding="utf-8"))
     train_head(trait, seed=head["training"]["seed"], out_dir=tmp_path, backend=backend)
     again = json.loads((tmp_path / "heads" / f"{trait}.json").read_text(encoding="utf-8"))
-    assert again["coef"] == head["coef"] and again["intercept"] == head["intercept"]
+    assert again["training"]["C"] == head["training"]["C"]
+    assert again["features"]["lexical"] == head["features"]["lexical"]
+    # Bit-identical on the machine that trained it; other CPUs/BLAS builds may differ in the last digits.
+    np.testing.assert_allclose(again["coef"], head["coef"], rtol=0, atol=1e-6)
+    assert again["intercept"] == pytest.approx(head["intercept"], abs=1e-6)
 
 
 @pytest.mark.parametrize("name", shipped_cards())
@@ -91,7 +96,8 @@ def test_validate_reproduces_the_stored_card(name, backend):
         if stored[key] is None:
             assert metrics[key] is None
         else:
-            # Brier/ECE move with float rounding of embeddings (batch composition, ≤ 3e-7).
+            # Training and validation embed the same list the same way (no cache), so on one
+            # machine these match exactly; the tolerance allows other CPUs/BLAS builds.
             assert metrics[key] == pytest.approx(stored[key], abs=1e-6), key
     assert metrics["confusion"] == stored["confusion"]
     assert metrics["per_tag"] == stored["per_tag"]

@@ -23,8 +23,8 @@ so one Fisher-vector product costs two backward passes of one token per point th
 blocks above the site (H is applied in float64). Attention runs on PyTorch's *math* SDPA
 kernel while recording, because the fused CPU kernel has no double backward.
 
-Spectra. For d ≤ ``dense_max_dim`` F̄ is built densely from d products (F̄ eᵢ) and symmetrised;
-otherwise its top k eigenpairs come from Lanczos (``scipy.sparse.linalg.eigsh`` with a
+Spectra. For d ≤ ``dense_max_dim`` (or ``method="dense"``) F̄ is built densely from d products
+(F̄ eᵢ, vmapped over blocks of basis vectors with ``is_grads_batched``) and symmetrised; otherwise its top k eigenpairs come from Lanczos (``scipy.sparse.linalg.eigsh`` with a
 ``LinearOperator`` of Fisher-vector products; typically a few × k products).
 
 Null-space dimension at tolerance τ: the number of eigenvalues below τ·λ_max. With the full
@@ -304,6 +304,18 @@ class _Linearised:
         (jtu,) = torch.autograd.grad(self.z, self.delta, u, retain_graph=True)
         return jtu.double().sum(0)
 
+    def products(self, vectors: torch.Tensor, metric: Metric) -> torch.Tensor:
+        """``product`` for m vectors at once ``(m, d) → (m, d)``, vmapped over the backward passes."""
+        rows = vectors.to(torch.float32)[:, None, :].expand(-1, self.delta.shape[0], -1).contiguous()
+        (jv,) = torch.autograd.grad(self.g, self.w, rows, retain_graph=True, is_grads_batched=True)
+        if metric == "fisher":
+            jv = jv.double()
+            u = (self.p * jv - self.p * (self.p * jv).sum(-1, keepdim=True)).float()
+        else:
+            u = jv
+        (jtu,) = torch.autograd.grad(self.z, self.delta, u, retain_graph=True, is_grads_batched=True)
+        return jtu.double().sum(1)
+
 
 class SiteLinearization:
     """Exact Fisher (and Gram) vector products at a set of points, by autograd.
@@ -338,15 +350,32 @@ class SiteLinearization:
         self.n_products += 1
         return (out / self.points.n_points).numpy()
 
+    def products(self, vectors: np.ndarray, metric: Metric = "fisher", *, block: int = 16) -> np.ndarray:
+        """F̄ vᵢ for every row vᵢ of ``vectors`` (m, d), ``block`` rows per vmapped backward pass."""
+        if metric not in ("fisher", "euclidean"):
+            raise DataError(f"unknown metric '{metric}'", "use fisher or euclidean")
+        vecs = np.atleast_2d(np.asarray(vectors, dtype=np.float64))
+        if vecs.shape[1] != self.d:
+            raise VectorError(f"vectors have {vecs.shape[1]} entries, expected {self.d}", "pass site-sized vectors")
+        out = np.empty_like(vecs)
+        for part in chunks(vecs.shape[0], block):
+            batch = torch.as_tensor(vecs[part])
+            total = torch.zeros_like(batch)
+            for graph in self._graphs:
+                total += graph.products(batch, metric)
+            out[part] = (total / self.points.n_points).numpy()
+        self.n_products += vecs.shape[0]
+        return out
+
     def dense(self, metric: Metric = "fisher") -> np.ndarray:
-        """The full d × d matrix from d products, symmetrised (for small d)."""
-        eye = np.eye(self.d)
-        matrix = np.stack([self.product(eye[i], metric) for i in range(self.d)], axis=1)
+        """The full d × d matrix from d (batched) products, symmetrised."""
+        matrix = self.products(np.eye(self.d), metric).T
         return 0.5 * (matrix + matrix.T)
 
     def operator(self, metric: Metric = "fisher") -> LinearOperator:
-        """The metric as a scipy ``LinearOperator`` (float64)."""
-        return LinearOperator((self.d, self.d), matvec=lambda v: self.product(v, metric), dtype=np.float64)
+        """The metric as a scipy ``LinearOperator`` (float64; ``matmat`` uses batched products)."""
+        return LinearOperator((self.d, self.d), matvec=lambda v: self.product(v, metric),
+                              matmat=lambda m: self.products(np.asarray(m).T, metric).T, dtype=np.float64)
 
 
 # --------------------------------------------------------------------------------------------

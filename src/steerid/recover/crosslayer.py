@@ -152,7 +152,8 @@ class CrossLayerConsistency:
         self.consistent_ = bool(scores[best] >= self.min_cosine)
         return self
 
-    def _fit_maps(self, keys: list[Hashable], activations: object, dim: int) -> dict[tuple[Hashable, Hashable], np.ndarray]:
+    def _fit_maps(self, keys: list[Hashable], activations: object,
+                  dim: int) -> dict[tuple[Hashable, Hashable], np.ndarray]:
         if not isinstance(activations, Mapping):
             raise DataError("linear transport needs token activations at every layer",
                             "pass activations={layer: (n, d)} from capture_layers, or use transport='identity'")

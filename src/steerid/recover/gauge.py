@@ -144,7 +144,10 @@ class GaugeFix:
                                 "use basis='covariance' or pass the Fisher matrix")
             if source.n == 0:
                 raise DataError("running moments hold no rows", "update them with captured activations first")
-            matrix = source.covariance() if self.centered else source.scatter / source.n + np.outer(source.mean, source.mean)
+            if self.centered:
+                matrix = source.covariance()
+            else:
+                matrix = source.scatter / source.n + np.outer(source.mean, source.mean)
             values, vectors = self._eigh(matrix)
         elif isinstance(source, tuple):
             values, vectors = self._check_eigenpairs(source)

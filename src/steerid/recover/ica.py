@@ -124,15 +124,17 @@ class ICARecovery:
             warnings.simplefilter("always", ConvergenceWarning)
             sources = ica.fit_transform(data)
         self.converged_ = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
-        for w in caught:  # re-emit anything that is not the convergence notice recorded above
-            if not issubclass(w.category, ConvergenceWarning):
-                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        for caught_warning in caught:  # re-emit anything but the convergence notice recorded above
+            if not issubclass(caught_warning.category, ConvergenceWarning):
+                warnings.warn_explicit(caught_warning.message, caught_warning.category, caught_warning.filename,
+                                       caught_warning.lineno)
         mixing = ica.mixing_  # (d, k): data ≈ sources @ mixing.T + mean_
         sources = sources + ica.components_ @ ica.mean_  # put back each source's mean
         norms = np.linalg.norm(mixing, axis=0)
         centre = sources.mean(axis=0)
         # Sign: a positive mean shift; for (near) zero-mean sources, a positive skew.
-        signs = np.where(np.abs(centre) >= 0.1 * sources.std(axis=0), np.sign(centre), np.sign(skew(sources, axis=0)))
+        shifted = np.abs(centre) >= 0.1 * sources.std(axis=0)
+        signs = np.where(shifted, np.sign(centre), np.sign(skew(sources, axis=0)))
         signs[signs == 0] = 1.0
         order = np.argsort(-norms)  # unit-variance sources: the column norm is the trait's scale
         self.directions_ = ((mixing / norms) * signs).T[order]

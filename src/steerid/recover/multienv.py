@@ -32,8 +32,9 @@ bootstrap builds data under H₀ — environment e's resampled residuals around 
 (mₑ·ŵ₋ₑ) ŵ₋ₑ, the other environments resampled as observed and w₋ₑ refitted each time, so the
 uncertainty of w₋ₑ is included — and p = (1 + #{T* ≥ Tₑ}) / (B + 1). p-values are
 Holm-adjusted across environments; the smallest attainable p is 1/(B + 1), so rejecting at α
-after Holm over E environments needs B ≥ E/α − 1 (80 for E = 4, α = 0.05). A rejection says the environment's mean shift has a
-component off the shared direction (a spurious part), not that ŵ is wrong.
+after Holm over E environments needs B ≥ E/α − 1 (80 for E = 4, α = 0.05). A rejection says
+the environment's mean shift has a component off the shared direction (a spurious part), not
+that ŵ is wrong.
 
 A second bootstrap (every environment resampled, ŵ refitted) gives ``bootstrap_cosines_``,
 cos(ŵ*, ŵ): the sampling stability of the shared direction.
@@ -297,5 +298,6 @@ class MultiEnvInvariance:
 
     def params(self) -> dict[str, Any]:
         """Hyper-parameters (JSON-safe)."""
-        return {"subspace_dim": int(self.subspace_dim), "paired": bool(self.paired), "n_bootstrap": int(self.n_bootstrap),
+        return {"subspace_dim": int(self.subspace_dim), "paired": bool(self.paired),
+                "n_bootstrap": int(self.n_bootstrap),
                 "alpha": float(self.alpha), "min_cosine": float(self.min_cosine), "seed": int(self.seed)}

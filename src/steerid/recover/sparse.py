@@ -224,7 +224,8 @@ class SparseDirection:
         if self.stability_ < self.min_stability:
             self.diagnosis_.append(f"unstable selection (φ = {self.stability_:.2f} < {self.min_stability})")
         if self.captured_ < self.min_captured:
-            self.diagnosis_.append(f"support holds {self.captured_:.0%} of the mean difference (< {self.min_captured:.0%})")
+            self.diagnosis_.append(
+                f"support holds {self.captured_:.0%} of the mean difference (< {self.min_captured:.0%})")
         if self.support_fraction_ > self.max_support_fraction:
             self.diagnosis_.append(f"not sparse ({support.size} of {atoms.shape[1]} atoms)")
         self.reliable_ = not self.diagnosis_

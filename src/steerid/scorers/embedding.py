@@ -10,6 +10,8 @@ texts in its batch only through floating-point rounding of padded matrix product
 ≤ 3e-7 per coordinate), far below any effect a scorer reports. The backend keeps a bounded
 per-process cache (text → embedding, first in first out), so within a process a text always
 gets the same vector, and scoring the same continuations with several heads embeds them once.
+Training and validation bypass the cache (``encode(..., cache=False)``) so that heads and card
+metrics depend only on the data file, never on what the process embedded earlier.
 Texts longer than the model's 256 word-piece window are truncated to their first 256 word
 pieces.
 """
@@ -87,11 +89,15 @@ class EmbeddingBackend:
         self.dim = int(self._model.get_embedding_dimension())
         self.max_seq_length = int(self._model.max_seq_length)
 
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
+    def encode(self, texts: Sequence[str], *, cache: bool = True) -> np.ndarray:
         """Embed texts.
 
         Args:
             texts: Strings to embed (may be empty strings).
+            cache: Use and fill the per-process cache. ``False`` embeds exactly the given list
+                in the model's own batching, so the result depends only on ``texts`` — not on
+                what this process embedded before. Training and validation use ``False``,
+                which makes heads and card metrics reproducible bit for bit across processes.
 
         Returns:
             float64 array ``(len(texts), dim)`` with unit-norm rows.
@@ -102,6 +108,16 @@ class EmbeddingBackend:
         import torch
 
         with self._lock:
+            if not cache:
+                with torch.inference_mode():
+                    emb = self._model.encode(
+                        items,
+                        batch_size=self.batch_size,
+                        normalize_embeddings=True,
+                        convert_to_numpy=True,
+                        show_progress_bar=False,
+                    )
+                return np.asarray(emb, dtype=np.float32).astype(np.float64)
             missing = [text for text in dict.fromkeys(items) if text not in self._cache]
             fresh: dict[str, np.ndarray] = {}
             if missing:

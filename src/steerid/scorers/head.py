@@ -48,6 +48,8 @@ class EmbeddingHeadScorer(Scorer):
         head: The head dict as stored in ``heads/<trait>.json`` (see :meth:`to_dict`).
         backend: Embedding backend; the shared packaged MiniLM by default.
         cards_dir: Where :meth:`card` looks for the card; the packaged ``cards/`` by default.
+        use_cache: Share the backend's per-process embedding cache (default). ``False`` makes a
+            batch's scores depend only on that batch (used for validation).
 
     Attributes:
         lexical: Names of the lexical features used (possibly empty).
@@ -67,7 +69,14 @@ class EmbeddingHeadScorer(Scorer):
     empty_value = 0.5
     output_range = (0.0, 1.0)
 
-    def __init__(self, head: dict[str, Any], backend: EmbeddingBackend | None = None, cards_dir: Path | None = None):
+    def __init__(
+        self,
+        head: dict[str, Any],
+        backend: EmbeddingBackend | None = None,
+        cards_dir: Path | None = None,
+        *,
+        use_cache: bool = True,
+    ) -> None:
         _check_head(head)
         self.name = str(head["name"])
         self.trait = str(head["trait"])
@@ -80,6 +89,7 @@ class EmbeddingHeadScorer(Scorer):
         self.intercept = float(head["intercept"])
         self.training: dict[str, Any] = dict(head.get("training", {}))
         self.cards_dir = cards_dir
+        self.use_cache = use_cache
         self._backend = backend
         self._backend_checked = False
 
@@ -91,6 +101,7 @@ class EmbeddingHeadScorer(Scorer):
         *,
         backend: EmbeddingBackend | None = None,
         cards_dir: Path | None = None,
+        use_cache: bool = True,
     ) -> EmbeddingHeadScorer:
         """Load a trained head from ``heads/<trait>.json``.
 
@@ -99,6 +110,8 @@ class EmbeddingHeadScorer(Scorer):
             heads_dir: Directory with head files; the packaged ``heads/`` by default.
             backend: Embedding backend to use; the shared one by default.
             cards_dir: Directory with cards; the packaged ``cards/`` by default.
+            use_cache: Share the backend's embedding cache (``False``: results depend only on
+                the texts passed, as in validation).
 
         Raises:
             ScorerError: If the head file is missing or malformed.
@@ -113,7 +126,7 @@ class EmbeddingHeadScorer(Scorer):
             head = json.loads(path.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ScorerError(f"head file {path} is corrupt ({exc})", "run `steerid scorers train` to rewrite it") from exc
-        return cls(head, backend=backend, cards_dir=cards_dir)
+        return cls(head, backend=backend, cards_dir=cards_dir, use_cache=use_cache)
 
     @property
     def backend(self) -> EmbeddingBackend:
@@ -140,7 +153,7 @@ class EmbeddingHeadScorer(Scorer):
 
     def features(self, texts: list[str]) -> np.ndarray:
         """Raw (unstandardised) feature matrix ``[embedding | lexical]`` of shape ``(n, d)``."""
-        emb = self.backend.encode(texts)
+        emb = self.backend.encode(texts, cache=self.use_cache)
         if not self.lexical:
             return emb
         return np.hstack([emb, lexical_features(texts, self.lexical)])

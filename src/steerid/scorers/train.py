@@ -153,7 +153,7 @@ def train_head(
     train = data.train
     texts = [ex.text for ex in train]
     y = np.array([ex.label for ex in train], dtype=np.int64)
-    emb = backend.encode(texts)
+    emb = backend.encode(texts, cache=False)
     candidates: dict[str, tuple[np.ndarray, list[str]]] = {}
     for groups in feature_sets:
         unknown = [g for g in groups if g not in FEATURE_GROUPS]
@@ -204,7 +204,7 @@ def train_head(
 
 
 def _head_metrics(trait: str, data: LabelledSet, heads_dir: Path, backend: EmbeddingBackend | None) -> dict[str, Any]:
-    scorer = EmbeddingHeadScorer.load(trait, heads_dir, backend=backend)
+    scorer = EmbeddingHeadScorer.load(trait, heads_dir, backend=backend, use_cache=False)
     recorded = scorer.training.get("data_sha256")
     if recorded != data.sha256:
         raise ScorerError(

@@ -1,0 +1,39 @@
+import numpy as np
+import pytest
+
+from steerid.canonicalize import recover_vector
+from steerid.errors import DataError
+from steerid.extract.pipeline import extract_vector
+from steerid.models import Site
+from steerid.traits import load_trait
+
+
+@pytest.fixture(scope="module")
+def vector(llama_lm):
+    return extract_vector(llama_lm, list(load_trait("sentiment").pairs)[:24], Site(1), trait="sentiment")
+
+
+@pytest.mark.parametrize("constraint", ["gauge", "sparse", "crosslayer"])
+def test_recover_records_constraint_and_returns_unit_vector(llama_lm, vector, constraint):
+    params = {"n_resamples": 8} if constraint == "sparse" else None
+    new, report = recover_vector(llama_lm, vector, constraint, params=params)
+    assert np.linalg.norm(new.direction) == pytest.approx(1.0)
+    assert new.provenance.method.endswith("+" + constraint)
+    assert constraint in new.provenance.method_params
+    assert -1.0 <= report["cosine_to_input"] <= 1.0 and report["cosine_to_input"] >= 0
+    again, _ = recover_vector(llama_lm, vector, constraint, params=params)
+    np.testing.assert_array_equal(again.direction, new.direction)
+
+
+def test_gauge_reports_removed_fraction_from_enough_tokens(llama_lm, vector):
+    """The covariance is estimated from more tokens than dimensions (full-rank estimate)."""
+    new, report = recover_vector(llama_lm, vector, "gauge", params={"variance": 0.9})
+    assert 0.0 <= report["removed_fraction"] < 1.0
+    assert report["n_tokens"] > llama_lm.info.hidden_size
+
+
+def test_unknown_constraint_and_missing_trait(llama_lm, vector):
+    with pytest.raises(DataError, match="unknown constraint"):
+        recover_vector(llama_lm, vector, "magic")
+    with pytest.raises(DataError, match="no built-in trait"):
+        recover_vector(llama_lm, vector.with_provenance(trait="custom"), "gauge")

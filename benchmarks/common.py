@@ -53,8 +53,13 @@ def ratio_row(bench: str, metric: str, stats: dict[str, float], *, goal: str = "
                note=note)
 
 
-@functools.lru_cache(maxsize=4)
 def model(dtype: str = "float32", spec: str = MODEL) -> LoadedModel:
+    """The loaded model, one instance per (spec, dtype) for the whole run."""
+    return _model(spec, dtype)
+
+
+@functools.lru_cache(maxsize=4)
+def _model(spec: str, dtype: str) -> LoadedModel:
     return load_model(spec, dtype=dtype)
 
 

@@ -469,7 +469,14 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.WARNING, format="steerid: warning: %(message)s", stream=sys.stderr)
     command = typer.main.get_command(app)
     try:
-        command.main(args=argv, prog_name="steerid", standalone_mode=False)
+        # without standalone mode, typer turns Ctrl-C (KeyboardInterrupt) and typer.Exit(n) into a
+        # *returned* exit code instead of raising: honour it, or an interrupted run would exit 0
+        code = command.main(args=argv, prog_name="steerid", standalone_mode=False)
+        if code == 130:
+            print("steerid: interrupted", file=sys.stderr)
+            sys.exit(130)
+        if isinstance(code, int) and not isinstance(code, bool) and code != 0:
+            sys.exit(code)
     except SteerIdError as exc:
         print(f"steerid: error: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)
@@ -480,7 +487,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except typer_exceptions.TyperException as exc:  # usage errors: unknown option, bad value, missing argument
         context = getattr(exc, "ctx", None)
-        hint = f"run 'steerid {context.info_name} --help'" if context is not None else "run 'steerid --help'"
+        path = getattr(context, "command_path", None) or "steerid"  # e.g. "steerid scorers train"
+        hint = f"run '{path} --help'"
         formatter = getattr(exc, "format_message", None)
         message = " ".join((formatter() if callable(formatter) else str(exc)).split())
         if not message:  # bare `steerid`: help was printed

@@ -22,6 +22,10 @@ from steerid.errors import OutputError
 def _raise_output_error(path: Path, exc: OSError) -> None:
     if exc.errno == errno.ENOSPC:
         raise OutputError(f"disk full while writing {path}", "free space or choose another --out") from exc
+    if exc.errno in (errno.EEXIST, errno.ENOTDIR):
+        raise OutputError(
+            f"cannot write {path}: a file is in the way of its directory", "choose an output path under a directory"
+        ) from exc
     if exc.errno in (errno.EACCES, errno.EROFS, errno.EPERM):
         raise OutputError(
             f"cannot write to {path.parent} ({exc.strerror})", "choose a writable --out directory"
@@ -31,6 +35,12 @@ def _raise_output_error(path: Path, exc: OSError) -> None:
 
 def _umask() -> int:
     mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
     os.umask(mask)
     return mask
 
@@ -50,6 +60,7 @@ def atomic_write_with(path: str | os.PathLike[str], writer: Callable[[Path], Non
     tmp = Path(tmp_name)
     try:
         writer(tmp)
+        os.chmod(tmp, 0o666 & ~_current_umask())  # mkstemp creates 0600; give the usual file mode
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; outputs follow the umask like open() does
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())

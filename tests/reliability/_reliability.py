@@ -245,6 +245,12 @@ def _kill_after(zygote, child, run_dir: Path, lines: int, chain: Chain, during=N
     chain.incomplete.extend(incomplete_final_files(run_dir))
 
 
+def holds_flock(pid: int) -> bool:
+    """Whether process ``pid`` holds a ``flock`` (read from ``/proc/locks``, without touching it)."""
+    with open("/proc/locks", encoding="ascii") as handle:
+        return any(line.split()[1:2] == ["FLOCK"] and str(pid) in line.split()[4:5] for line in handle)
+
+
 def _exited(zygote, child) -> bool:
     try:
         os.kill(child.pid, 0)
@@ -285,6 +291,14 @@ def audit_chain(zygote, root: Path) -> dict:
     again = zygote.spawn(audit_argv(run, config), root, name="audit-kill-5")
     _kill_after(zygote, again, run, 5, chain)
     chain.stderr["after_tear"] = again.read()[1]
+
+    # Ctrl-C: SIGINT once the resumed audit holds its lock
+    interrupted = zygote.spawn(audit_argv(run, config), root, name="audit-sigint")
+    wait_for(lambda: holds_flock(interrupted.pid) or _exited(zygote, interrupted), AUDIT_TIMEOUT, "the audit's lock")
+    os.kill(interrupted.pid, signal.SIGINT)
+    chain.rc["sigint"] = zygote.wait(interrupted, AUDIT_TIMEOUT)
+    chain.stderr["sigint"] = interrupted.read()[1]
+    chain.incomplete.extend(incomplete_final_files(run))
 
     chain.lines_before_final = complete_lines(run)
     rc, out, err = zygote.run(audit_argv(run, config), root, name="audit-final", timeout=AUDIT_TIMEOUT)

@@ -284,7 +284,7 @@ CASES: list[Case] = [
     Case("output path not .safetensors", [*EXTRACT_P[:-4], "--out", "{out}/v.pt", *EXTRACT_P[-2:]],
          "must end in .safetensors", pairs_ok),
     Case("output parent is a file", [*EXTRACT_P[:-4], "--out", "{tmp}/pairs.jsonl/v.safetensors", *EXTRACT_P[-2:]],
-         "pairs.jsonl", pairs_ok),
+         ("pairs.jsonl", "a file is in the way"), pairs_ok),
     Case("unwritable output dir (EACCES)", EXTRACT_P, ("cannot write to", "permission denied"), pairs_ok,
          oserror_on("mkstemp", errno.EACCES)),
     Case("read-only output dir (EROFS on rename)", EXTRACT_P, ("cannot write to", "read-only file system"), pairs_ok,
@@ -300,8 +300,11 @@ CASES: list[Case] = [
          ("context", "512"), vector_ok),
     Case("zero new tokens", [*STEER[:-1], "0", "--prompt", "hi"], "max_new_tokens must be ≥ 1", vector_ok),
     # --- usage ----------------------------------------------------------------------------------
-    Case("unknown option", [*EXTRACT_P, "--bogus"], "no such option: --bogus", pairs_ok),
-    Case("unknown command", ["extrakt", "tiny:llama"], "no such command 'extrakt'"),
+    Case("unknown option", [*EXTRACT_P, "--bogus"], ("no such option: --bogus", "run 'steerid extract --help'"),
+         pairs_ok),
+    Case("unknown option of a sub-command", ["scorers", "train", "--bogus"],
+         ("no such option: --bogus", "run 'steerid scorers train --help'")),
+    Case("unknown command", ["extrakt", "tiny:llama"], ("no such command 'extrakt'", "run 'steerid --help'")),
     Case("option missing its value", [*EXTRACT_P, "--layer"], ("--layer", "requires an argument"), pairs_ok),
     Case("score: missing text file", ["score", "--trait", "sentiment_vader", "--file", "{tmp}/texts.txt"],
          "does not exist"),
@@ -460,3 +463,19 @@ def test_real_entry_point_usage_error(tmp_path):
     assert proc.returncode == 2, proc.stderr
     assert_one_clear_line(proc.stderr, ("--layer", "valid integer"))
     assert proc.stdout == ""
+
+
+def test_ctrl_c_inside_a_command_exits_130_with_one_line(tmp_path, kit, capsys, monkeypatch):
+    """KeyboardInterrupt raised while a command runs (here: while the vector is read)."""
+    kit.vector(tmp_path / "v.safetensors")
+
+    def interrupted(path):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(SteeringVector, "load", interrupted)
+    with pytest.raises(SystemExit) as info:
+        main(["steer", "tiny:llama", "--vector", str(tmp_path / "v.safetensors"), "--prompt", "hi"])
+    assert info.value.code == 130
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert [line for line in err.splitlines() if line.strip()] == ["steerid: interrupted"]

@@ -237,8 +237,9 @@ class PointSet:
         _check_model(lm)
         self.lm, self.site = lm, site.canonical(lm.info.n_layers)
         self.base = _check_base(lm, base)
+        sequences = list(sequences)
         self.points = fisher_points(lm, sequences, positions=positions)
-        self.n_sequences = len(list(sequences))
+        self.n_sequences = len(sequences)
         self.positions = positions
         self.chunks = [_Chunk(lm, self.site, self.points[part], self.base) for part in chunks(len(self.points), batch_size)]
         self._reference = [chunk.logprobs() for chunk in self.chunks]

@@ -34,6 +34,7 @@ def _svg(fig) -> str:
     plt.close(fig)
     text = buffer.getvalue()
     text = text[text.index("<svg"):]  # drop the XML prolog and doctype: inline SVG
+    text = re.sub(r"<metadata>.*?</metadata>\s*", "", text, flags=re.S)  # RDF block: namespaces only, no content
     return re.sub(r"\s+$", "", text)
 
 

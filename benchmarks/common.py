@@ -17,7 +17,18 @@ import torch  # noqa: E402
 
 from steerid.models import LoadedModel, Site, load_model  # noqa: E402
 
-THREADS = max(1, min(2, os.cpu_count() or 1))
+def _threads() -> int:
+    """Torch threads: ``STEERID_BENCH_THREADS``, else 2 (the machine's cores) — or 1 when the machine
+    is already oversubscribed (load average > cores): there, OpenMP threads spin-wait for each
+    other and a 2-thread generate measured 5× slower than a 1-thread one."""
+    cores = max(1, min(2, os.cpu_count() or 1))
+    forced = os.environ.get("STEERID_BENCH_THREADS")
+    if forced:
+        return max(1, int(forced))
+    return 1 if os.getloadavg()[0] > (os.cpu_count() or 1) else cores
+
+
+THREADS = _threads()
 torch.set_num_threads(THREADS)
 
 MODEL = "smollm2-135m"

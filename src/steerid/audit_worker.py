@@ -18,6 +18,7 @@ import inspect
 import logging
 import math
 import os
+import warnings
 from pathlib import Path
 from typing import Any, Callable
 
@@ -103,7 +104,8 @@ class Worker:
             from steerid.vector import SteeringVector
 
             vector = SteeringVector.load(self.config.vector)  # type: ignore[arg-type]
-            vector.check_compatible(self.lm.info)
+            if vector.dim != self.lm.info.hidden_size:  # (the driver already warned about other weights)
+                vector.check_compatible(self.lm.info)
             self._given = vector
         return self._given
 
@@ -198,7 +200,10 @@ class Worker:
         norm = self.token_norm(unit.trait, unit.layer)
         step("experiment")
         try:
-            body = runner(unit, step)
+            with warnings.catch_warnings():
+                # scipy's "BCa cannot be calculated" warning: the fallback is recorded in the interval's note
+                warnings.filterwarnings("ignore", message="The BCa confidence interval cannot be calculated")
+                body = runner(unit, step)
         except (DataError, VectorError) as exc:  # the experiment cannot be done on this cell: record why
             body = {"status": "error", "error": str(exc)}
         out = {**unit.header(), "status": body.pop("status", "ok"),

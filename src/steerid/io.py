@@ -33,12 +33,6 @@ def _raise_output_error(path: Path, exc: OSError) -> None:
     raise OutputError(f"could not write {path}: {exc.strerror}", "check the output path") from exc
 
 
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 def _current_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -61,7 +55,6 @@ def atomic_write_with(path: str | os.PathLike[str], writer: Callable[[Path], Non
     try:
         writer(tmp)
         os.chmod(tmp, 0o666 & ~_current_umask())  # mkstemp creates 0600; give the usual file mode
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; outputs follow the umask like open() does
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, target)

@@ -116,7 +116,11 @@ class SteeringVector:
             raise VectorError(f"vector path '{file}' is a directory", "pass the .safetensors file inside it")
         if not file.is_file():
             raise VectorError(f"vector file '{file}' does not exist", "check the path")
-        head = file.read_bytes()[:8]
+        try:
+            with open(file, "rb") as handle:
+                head = handle.read(8)
+        except OSError as exc:
+            raise VectorError(f"cannot read vector file '{file}' ({exc.strerror})", "check its permissions") from exc
         if head.startswith(_PICKLE_MAGIC):
             raise VectorError(
                 f"'{file}' is a pickle/torch.save file, which steerid never loads",

@@ -184,6 +184,24 @@ def oserror_on(target: str, code: int):
     return patch
 
 
+def unreadable(suffix: str):
+    """``open`` of a file ending in ``suffix`` fails with EACCES (we run as root: chmod is ignored)."""
+    def patch(monkeypatch: pytest.MonkeyPatch) -> None:
+        import builtins
+        import io
+
+        real_open = builtins.open
+
+        def guarded(file, *args, **kwargs):
+            if str(file).endswith(suffix):
+                raise PermissionError(errno.EACCES, "Permission denied", str(file))
+            return real_open(file, *args, **kwargs)
+
+        monkeypatch.setattr(builtins, "open", guarded)
+        monkeypatch.setattr(io, "open", guarded)  # pathlib's read_bytes/read_text go through io.open
+    return patch
+
+
 def config_file(text: str):
     def setup(tmp: Path, kit: Kit) -> None:
         (tmp / "cfg.yaml").write_text(text, encoding="utf-8")
@@ -243,6 +261,8 @@ CASES: list[Case] = [
     Case("pickle (torch.save) passed as a vector", [*STEER, "--prompt", "hi"], "pickle", torch_saved_vector),
     Case("plain pickle passed as a vector", [*STEER, "--prompt", "hi"], "pickle", pickled_vector),
     Case("missing vector file", [*STEER, "--prompt", "hi"], ("v.safetensors", "does not exist")),
+    Case("unreadable vector file (EACCES)", [*STEER, "--prompt", "hi"], ("cannot read vector file", "permission denied"),
+         vector_ok, unreadable("v.safetensors")),
     Case("vector path is a directory", ["steer", "tiny:llama", "--vector", "{tmp}", "--prompt", "hi"],
          "is a directory", None),
     Case("safetensors without a direction tensor", [*STEER, "--prompt", "hi"], "no 'direction' tensor",
@@ -275,6 +295,8 @@ CASES: list[Case] = [
     Case("positive equals negative", EXTRACT_P, "positive and negative are the same text",
          write_lines("pairs.jsonl", [{"positive": "Same.", "negative": "same"}, PAIRS[1]])),
     Case("missing pairs file", EXTRACT_P, ("pairs.jsonl", "missing")),
+    Case("unreadable pairs file (EACCES)", EXTRACT_P, ("pairs.jsonl", "cannot read", "permission denied"), pairs_ok,
+         unreadable("pairs.jsonl")),
     Case("unknown trait", [*EXTRACT, "--trait", "sarcasm"], "unknown trait 'sarcasm'"),
     Case("both --pairs and --trait", [*EXTRACT_P, "--trait", "sentiment"], "exactly one of --pairs", pairs_ok),
     Case("neither --pairs nor --trait", EXTRACT, "exactly one of --pairs"),
@@ -327,6 +349,9 @@ CASES: list[Case] = [
          "alphas_rel", config_file("alphas_rel: [-0.5]\n"), needs_audit=True),
     Case("audit: NaN alpha in config", [*AUDIT, "--profile", "smoke", "--config", "{tmp}/cfg.yaml"],
          ("alphas_rel", "finite"), config_file("alphas_rel: [.nan]\n"), needs_audit=True),
+    Case("audit: unreadable config file (EACCES)", [*AUDIT, "--profile", "smoke", "--config", "{tmp}/cfg.yaml"],
+         ("cannot read config file", "permission denied"), config_file("seed: 1\n"), unreadable("cfg.yaml"),
+         needs_audit=True),
     Case("audit: missing config file", [*AUDIT, "--profile", "smoke", "--config", "{tmp}/cfg.yaml"],
          "does not exist", needs_audit=True),
     Case("audit: unknown trait", ["audit", "tiny:llama", "--traits", "sarcasm", "--profile", "smoke",

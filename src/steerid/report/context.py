@@ -325,12 +325,9 @@ def build(results: dict[str, Any]) -> dict[str, Any]:
                     examples.append({"trait": trait, "alpha_rel": u["alpha_rel"], "conditions": conditions, "items": exs})
                 break
 
-    counts: dict[str, dict[str, int]] = defaultdict(lambda: {"ok": 0, "unavailable": 0})
+    counts: dict[str, dict[str, int]] = defaultdict(lambda: {"ok": 0, "error": 0, "unavailable": 0})
     for u in units:
-        counts[u["experiment"]]["ok"] += 1
-    for u in results.get("units") or []:
-        if u.get("status") == "error":
-            out.append({"level": "warn", "text": f"{u['experiment']} for {u['trait']} could not be done: {u.get('error')}"})
+        counts[u["experiment"]]["ok" if u.get("status", "ok") == "ok" else "error"] += 1
     for u in results.get("unavailable") or []:
         counts[u["experiment"]]["unavailable"] += 1
 

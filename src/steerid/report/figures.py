@@ -60,7 +60,7 @@ def efficacy_panels(panels: Sequence[tuple[str, dict[str, Any], str]]) -> str | 
     panels = [p for p in panels if p[1]]
     if not panels:
         return None
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.2), squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 3.2), squeeze=False, layout="constrained")
     for ax, (title, eff, measure) in zip(axes[0], panels):
         labels, centers, errs, colors = [], [], [], []
         for name in ("+v", "-v"):
@@ -141,7 +141,7 @@ def dose_response(curves: dict[str, dict[str, list[tuple[float, float, float, fl
     curves = {route: series for route, series in curves.items() if any(len(p) > 1 for p in series.values())}
     if not curves:
         return None
-    fig, axes = plt.subplots(1, len(curves), figsize=(4.4 * len(curves), 3.0), squeeze=False)
+    fig, axes = plt.subplots(1, len(curves), figsize=(4.4 * len(curves), 3.0), squeeze=False, layout="constrained")
     for ax, (route, series) in zip(axes[0], curves.items()):
         for name, points in series.items():
             points = sorted(points)
@@ -170,7 +170,7 @@ def spectra(series: dict[str, dict[str, Any]]) -> str | None:
     series = {k: v for k, v in series.items() if v.get("curves")}
     if not series:
         return None
-    fig, axes = plt.subplots(1, len(series), figsize=(4.6 * len(series), 3.1), squeeze=False)
+    fig, axes = plt.subplots(1, len(series), figsize=(4.6 * len(series), 3.1), squeeze=False, layout="constrained")
     for ax, (kind, data) in zip(axes[0], series.items()):
         for label, eigs in data["curves"].items():
             values = [e for e in eigs if _finite(e)]

@@ -166,8 +166,8 @@ def one_vector(lm, worker, vector: SteeringVector, vector_file: Path, quick: boo
             arms += ["plain-main", "plain-peer"]  # the transformers 4.57 vs 5.24 reference (quick: batch 16 only)
         times = {k: [] for k in arms}
         tokens = {}
-        for _ in range(repeats):
-            for arm in times:
+        for r in range(repeats):
+            for arm in arms[r % len(arms):] + arms[: r % len(arms)]:  # order rotated each repeat
                 if arm == "steerid":
                     seconds, toks = _steerid_time(lm, prompts, delta, new_tokens, batch_size)
                 elif arm == "plain-main":
@@ -217,10 +217,13 @@ def e1_conditions(lm, worker, vector: SteeringVector, tmp: Path, quick: bool) ->
         log(f"peers: E1 conditions, batch {batch_size}")
         times = {k: [] for k in ("steerid", "steering-vectors", "repeng")}
         tokens = {}
-        for _ in range(repeats):
-            seconds, tokens["steerid"] = _steerid_time(lm, row_prompts, deltas, new_tokens, batch_size)
-            times["steerid"].append(seconds)
-            for arm in ("steering-vectors", "repeng"):
+        order = ["steerid", "steering-vectors", "repeng"]
+        for r in range(repeats):
+            for arm in order[r % 3:] + order[: r % 3]:  # order rotated each repeat
+                if arm == "steerid":
+                    seconds, tokens["steerid"] = _steerid_time(lm, row_prompts, deltas, new_tokens, batch_size)
+                    times["steerid"].append(seconds)
+                    continue
                 total, toks = 0.0, []
                 for name in names:
                     if name == "none":

@@ -229,7 +229,7 @@ def test_fresh_run_is_byte_identical(mini_run, tmp_path):
     other = run_audit(config, tmp_path / "again", quiet=True, render=False)
     assert other.results_path.read_bytes() == outcome.results_path.read_bytes()
     vec = "vectors/sentiment__in1__mean_diff.safetensors"
-    assert (tmp_path / "again" / vec).read_bytes() == (outcome.results_path.parent / vec).read_bytes()
+    assert _vector_content(tmp_path / "again" / vec) == _vector_content(outcome.results_path.parent / vec)
 
 
 def test_changed_config_is_refused_unless_forced(mini_run, tmp_path):
@@ -242,6 +242,14 @@ def test_changed_config_is_refused_unless_forced(mini_run, tmp_path):
     forced = run_audit(changed.model_copy(update={"experiments": ["likelihood"]}), run, quiet=True, render=False,
                        force=True)
     assert forced.n_run == 1 and yaml.safe_load((run / "config.yaml").read_text())["n_draws"] == 3
+
+
+def _vector_content(path):
+    """Tensor bytes and metadata (safetensors writes its metadata keys in no fixed order)."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), "np") as handle:
+        return handle.metadata(), handle.get_tensor("direction").tobytes()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -23,4 +23,12 @@ def test_ray_executor_matches_local(tmp_path):
     assert remote.n_run == local.n_run == 2
     assert remote.results_path.read_bytes() == local.results_path.read_bytes()
     vec = "vectors/sentiment__in1__mean_diff.safetensors"
-    assert (tmp_path / "ray" / vec).read_bytes() == (tmp_path / "local" / vec).read_bytes()
+    assert _vector_content(tmp_path / "ray" / vec) == _vector_content(tmp_path / "local" / vec)
+
+
+def _vector_content(path):
+    """Tensor bytes and metadata (safetensors writes its metadata keys in no fixed order)."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), "np") as handle:
+        return handle.metadata(), handle.get_tensor("direction").tobytes()

@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import platform
 import shutil
 import sys
@@ -233,19 +234,19 @@ class Reporter:
 # --------------------------------------------------------------------------------------------
 
 
-def _run_local(config: AuditConfig, run_dir: Path, units: list[Unit], sink: Callable[[Unit, dict, float], None],
+def _run_local(config: AuditConfig, run_dir: Path, units: list[Unit], sink: Callable[[Unit, dict, float, float], None],
                reporter: Reporter) -> None:
     from steerid.audit_worker import get_worker
 
     worker = get_worker(config, run_dir)
     for index, unit in enumerate(units):
         step = reporter.started(unit, index)
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         result = worker.run_unit(unit, step)
-        sink(unit, result, time.perf_counter() - start)
+        sink(unit, result, time.perf_counter() - start, time.process_time() - cpu)
 
 
-def _ray_execute(config_data: dict[str, Any], run_dir: str, unit: Unit) -> tuple[dict[str, Any], float]:
+def _ray_execute(config_data: dict[str, Any], run_dir: str, unit: Unit) -> tuple[dict[str, Any], float, float]:
     """Body of a Ray task: this worker process's cached :class:`Worker` runs the unit."""
     import logging as _logging
 
@@ -253,12 +254,12 @@ def _ray_execute(config_data: dict[str, Any], run_dir: str, unit: Unit) -> tuple
 
     _logging.getLogger("transformers").setLevel(_logging.ERROR)
     config = AuditConfig.model_validate(config_data)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     result = get_worker(config, Path(run_dir)).run_unit(unit)
-    return result, time.perf_counter() - start
+    return result, time.perf_counter() - start, time.process_time() - cpu
 
 
-def _run_ray(config: AuditConfig, run_dir: Path, units: list[Unit], sink: Callable[[Unit, dict, float], None],
+def _run_ray(config: AuditConfig, run_dir: Path, units: list[Unit], sink: Callable[[Unit, dict, float, float], None],
              reporter: Reporter, address: str | None) -> None:
     try:
         import ray
@@ -266,8 +267,6 @@ def _run_ray(config: AuditConfig, run_dir: Path, units: list[Unit], sink: Callab
         raise ConfigError("the ray executor needs the 'ray' package", "pip install ray, or use --executor local") from exc
     started = False
     if not ray.is_initialized():
-        import os
-
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
         os.environ.setdefault("RAY_DEDUP_LOGS", "0")
         try:
@@ -290,7 +289,7 @@ def _run_ray(config: AuditConfig, run_dir: Path, units: list[Unit], sink: Callab
             for ref in ready:
                 unit = pending.pop(ref)
                 try:
-                    result, seconds = ray.get(ref)
+                    result, seconds, cpu_seconds = ray.get(ref)
                 except ray.exceptions.RayTaskError as exc:
                     cause = exc.as_instanceof_cause()
                     from steerid.errors import SteerIdError
@@ -298,7 +297,7 @@ def _run_ray(config: AuditConfig, run_dir: Path, units: list[Unit], sink: Callab
                     if isinstance(cause, SteerIdError):
                         raise cause from None
                     raise
-                sink(unit, result, seconds)
+                sink(unit, result, seconds, cpu_seconds)
     finally:
         if started:
             ray.shutdown()
@@ -387,13 +386,14 @@ def run_audit(config: AuditConfig, out: str | Path, *, executor: str = "local", 
         timings = _read_json(timings_path) or {"units": {}}
         unavailable: dict[str, dict[str, Any]] = {}
 
-        def sink(unit: Unit, result: dict[str, Any], seconds: float) -> None:
+        def sink(unit: Unit, result: dict[str, Any], seconds: float, cpu_seconds: float) -> None:
             status = result.get("status", "ok")
             if status in ("ok", "error"):  # both are deterministic outcomes of the unit's spec
                 checkpoint.append(unit.id, result)
             else:
                 unavailable[unit.id] = {**unit.header(), "status": status, "reason": result.get("reason")}
-            timings["units"][unit.id] = {"label": unit.label, "seconds": round(seconds, 3)}
+            timings["units"][unit.id] = {"label": unit.label, "seconds": round(seconds, 3),
+                                         "cpu_seconds": round(cpu_seconds, 3)}
             atomic_write_json(timings_path, timings)
             reporter.finished(unit, seconds, status)
 
@@ -410,8 +410,9 @@ def run_audit(config: AuditConfig, out: str | Path, *, executor: str = "local", 
         results_path, report_path, summary = finalize(run_dir, resolved, model_info, units, checkpoint,
                                                       list(unavailable.values()), render=render)
         elapsed = time.perf_counter() - wall
-        timings["last_run"] = {"wall_seconds": round(elapsed, 2), "units_run": len(todo),
-                               "units_skipped": len(units) - len(todo), "executor": executor}
+        timings["last_run"] = {"wall_seconds": round(elapsed, 2), "cpu_seconds": round(time.process_time(), 2),
+                               "units_run": len(todo), "units_skipped": len(units) - len(todo), "executor": executor,
+                               "load_average": [round(x, 2) for x in os.getloadavg()]}
         atomic_write_json(timings_path, timings)
         return AuditOutcome(run_dir=run_dir, results_path=results_path, report_path=report_path, n_units=len(units),
                             n_run=len(todo), n_skipped=len(units) - len(todo), n_unavailable=len(unavailable),

@@ -145,6 +145,25 @@ def run(quick: bool = False) -> dict:
                               ratios, goal="≥ 20", met=ratios["median"] >= 20,
                               note=f"baseline measured on {n_baseline} prompts × {len(CONDITIONS)} cond, "
                                    f"extrapolated ×{n_prompts / n_baseline:g}" if n_baseline < n_prompts else ""))
+    # how much of a batched run is prompt prefill (what prefix sharing could save): one forward
+    # over all rows' prompts under the same steering, logits for the last position only
+    from steerid.batching import encode, left_pad
+    from steerid.steer import steering
+
+    ids = encode(lm, row_prompts)
+    common = 0
+    while all(len(r) > common and r[common] == ids[0][common] for r in ids):
+        common += 1
+    batch = left_pad(ids, lm.tokenizer.pad_token_id)
+
+    def prefill():
+        with steering(lm, SITE, deltas), torch.inference_mode():
+            lm.model(**batch.model_inputs(), use_cache=True, logits_to_keep=1)
+
+    prefill_s = [timed(prefill)[0] for _ in range(max(1, repeats))]
+    detail["prefill"] = {"seconds": prefill_s, "share_of_batched_all": float(np.median(prefill_s) / np.median(times["batched-all"])),
+                         "prompt_tokens_median": float(np.median([len(r) for r in ids])),
+                         "prefix_shared_by_all_rows": common}
     sample = outputs[n_rows].texts
     detail["sample_texts"] = {c: sample[i * n_prompts][:160] for i, c in enumerate(CONDITIONS)}
     # common random numbers: the same prompt under 'none' in a smaller batch gives the same sample

@@ -90,6 +90,7 @@ def run_one(name: str, quick: bool) -> dict:
                   "error": traceback.format_exc()}
         status = "error"
     result["status"] = status
+    result["quick"] = quick
     result["seconds"] = time.perf_counter() - start
     return result
 
@@ -111,7 +112,7 @@ def markdown(results: dict) -> str:
     lines = [
         "# steerid benchmarks",
         "",
-        f"Mode: **{'quick' if meta['quick'] else 'full'}** · {meta['when']} · torch threads {meta['threads']} · "
+        f"Mode: **{'quick' if meta['quick'] else 'full'}** (last run; per benchmark below) · {meta['when']} · torch threads {meta['threads']} · "
         f"load average at start {meta['loadavg_start']} · total {meta['seconds']:.0f} s.",
         "",
         "Every value is a ratio against a baseline measured in the same run (median over repeats, "
@@ -134,7 +135,8 @@ def markdown(results: dict) -> str:
                          f"| {span} | {row.get('goal', '')} | {met} | {note} |")
     lines.append("")
     for name, result in results["benches"].items():
-        lines.append(f"- `{name}`: {result['status']} in {result['seconds']:.0f} s")
+        mode = {True: "quick", False: "full"}.get(result.get("quick"), "?")
+        lines.append(f"- `{name}`: {result['status']} ({mode}) in {result['seconds']:.0f} s")
     return "\n".join(lines) + "\n"
 
 
@@ -145,7 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(ROOT), help="folder for results.json and RESULTS.md")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a benchmark fails")
     parser.add_argument("--merge", action="store_true",
-                        help="keep the other benchmarks already in OUT/results.json (same mode) and replace only these")
+                        help="keep the other benchmarks already in OUT/results.json and replace only these "
+                             "(each benchmark records its own mode)")
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.only.split(",") if n.strip()] or list(BENCHES)
     unknown = sorted(set(names) - set(BENCHES))
@@ -165,8 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     previous = out / "results.json"
     if args.merge and previous.is_file():
         old = json.loads(previous.read_text())
-        if old.get("meta", {}).get("quick") == args.quick:
-            results["benches"] = {k: v for k, v in old.get("benches", {}).items() if k not in names}
+        results["benches"] = {k: v for k, v in old.get("benches", {}).items() if k not in names}
     for name in names:
         print(f"== {name} ...", flush=True)
         results["benches"][name] = run_one(name, args.quick)

@@ -42,9 +42,8 @@ from typing import Any
 
 import yaml
 
-from steerid import __version__
 from steerid.audit_checkpoint import CHECKPOINT, LOCK, Checkpoint, RunLock
-from steerid.audit_config import AuditConfig, canonical_json, resolve, validate_config
+from steerid.audit_config import AuditConfig, resolve, validate_config
 from steerid.audit_units import Unit, expand_grid
 from steerid.errors import ConfigError, OutputError
 from steerid.io import atomic_write_json, atomic_write_text, sha256_file
@@ -463,13 +462,10 @@ def summary_table_rows(summary: Iterable[dict[str, Any]]) -> list[list[str]]:
             cell += f" {r['environment'][:5]}"
         rows.append([r["trait"], cell, r["sign"], f"{'yes' if r['steers'] else 'no'} {fmt(r.get('dz'))}",
                      f"{fmt(rel)} [{fmt(lo)}, {fmt(hi)}]", r["verdict"], fmt(r.get("p_tost_holm_audit"), 3),
-                     fmt(r.get("power")), fmt(r.get("null_space_fraction"), 3)])
+                     fmt(r.get("power")),
+                     ("≤" if r.get("null_space_kind") == "upper_bound" else "") + fmt(r.get("null_space_fraction"), 3)])
     return rows
 
 
 SUMMARY_HEADER = ["trait", "cell", "sign", "steers (d_z)", "rel. eff. v+v⊥ [95% CI]", "verdict", "p Holm", "power",
                   "null frac"]
-
-
-def _canonical(obj: Any) -> str:  # re-exported for tests
-    return canonical_json(obj)

@@ -109,14 +109,22 @@ def null_space_summary(unit: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _headline_fraction(null: dict[str, Any] | None) -> float | None:
-    """The Fisher null-space fraction at τ = 1e-3 (else at the first tolerance reported)."""
-    if not null or not null.get("fisher"):
-        return None
-    for entry in null["fisher"]:
-        if entry.get("tolerance") == 1e-3:
-            return entry.get("fraction")
-    return null["fisher"][0].get("fraction")
+def _headline(null: dict[str, Any] | None) -> dict[str, Any]:
+    """Fisher null-space fraction at τ = 1e-3 (else the first τ) with its kind, and the covariance's at 99 %."""
+    out: dict[str, Any] = {"null_space_fraction": None, "null_space_kind": None, "null_space_tolerance": None,
+                           "covariance_null_fraction": None}
+    if not null:
+        return out
+    entries = null.get("fisher") or []
+    entry = next((e for e in entries if e.get("tolerance") == 1e-3), entries[0] if entries else None)
+    if entry:
+        out.update(null_space_fraction=entry.get("fraction"), null_space_kind=entry.get("kind"),
+                   null_space_tolerance=entry.get("tolerance"))
+    ranks = null.get("covariance_effective_rank_fraction") or {}
+    share = ranks.get("0.99", ranks.get(0.99))
+    if isinstance(share, (int, float)):
+        out["covariance_null_fraction"] = 1.0 - float(share)
+    return out
 
 
 def summary_rows(units: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -149,7 +157,7 @@ def summary_rows(units: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "fraction_pass": (f.get("fraction_pass") or {}).get("estimate"),
                 "fraction_pass_ci": [(f.get("fraction_pass") or {}).get("low"), (f.get("fraction_pass") or {}).get("high")],
                 "verdict": f.get("verdict_audit", f.get("verdict")), "verdict_unit": f.get("verdict"),
-                "null_space_fraction": _headline_fraction(null),
+                **_headline(null),
                 "unit_id": u["unit_id"],
             })
     return rows

@@ -16,7 +16,6 @@ import hashlib
 import importlib
 import inspect
 import logging
-import math
 import os
 import warnings
 from pathlib import Path
@@ -360,7 +359,3 @@ def get_worker(config: AuditConfig, run_dir: Path) -> Worker:
     if _WORKER is None or _WORKER[0] != key:
         _WORKER = (key, Worker(config, run_dir, lm=load_cached_model(config.model, config.dtype, config.seed)))
     return _WORKER[1]
-
-
-def finite_or_none(value: float) -> float | None:
-    return value if isinstance(value, float) and math.isfinite(value) else None

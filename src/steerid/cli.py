@@ -102,9 +102,8 @@ def traits() -> None:
         table.add_column(col, justify="right" if col != "trait" else "left")
     for name in list_traits():
         counts = load_trait(name).counts()
-        eval_counts = counts.get("eval", {})
         table.add_row(name, str(counts.get("pairs")), str(counts.get("likelihood")),
-                      *(str(eval_counts.get(env, 0)) for env in ("in_distribution", "topic_shift", "genre_shift")))
+                      *(str(counts.get(f"eval_{env}", 0)) for env in ("in_distribution", "topic_shift", "genre_shift")))
     console.print(table)
 
 

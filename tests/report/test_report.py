@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import re
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -20,6 +18,20 @@ EXPECTED_FIGURES = {"efficacy", "forest", "dose", "environments", "cosine", "spe
                     "recovery"}
 EXPECTED_TABLES = {"summary-sentiment", "summary-truthfulness", "nullspace", "e5-sentiment", "spanning", "recovery",
                    "examples-sentiment", "scorers", "provenance"}
+
+
+@pytest.fixture
+def no_drawing(monkeypatch):
+    """Build every figure but skip drawing it (the text tests do not need the SVG, only the page)."""
+    import matplotlib.pyplot as plt
+
+    from steerid.report import figures
+
+    def placeholder(fig):
+        plt.close(fig)
+        return "<svg></svg>"
+
+    monkeypatch.setattr(figures, "_svg", placeholder)
 
 
 def figure_ids(html: str) -> list[str]:
@@ -43,7 +55,7 @@ def test_report_has_every_section(smoke_run):
     assert "<img" not in html or "data:image" in html
 
 
-def test_report_escapes_model_text(smoke_run):
+def test_report_escapes_model_text(smoke_run, no_drawing):
     results = load_results(smoke_run.results_path.parent)
     evil = "<script>alert(1)</script>"
     for unit in results["units"]:
@@ -57,7 +69,7 @@ def test_report_escapes_model_text(smoke_run):
     assert "<script" not in html
 
 
-def test_report_warns_on_weak_scorers_and_power(smoke_run):
+def test_report_warns_on_weak_scorers_and_power(smoke_run, no_drawing):
     results = load_results(smoke_run.results_path.parent)
     results = copy.deepcopy(results)
     results["scorers"]["sentiment"]["meets_target"] = False
@@ -69,7 +81,7 @@ def test_report_warns_on_weak_scorers_and_power(smoke_run):
     assert "underpowered" in html and "n = 216 needed" in html
 
 
-def test_report_renders_benchmark_and_errors(smoke_run):
+def test_report_renders_benchmark_and_errors(smoke_run, no_drawing):
     results = copy.deepcopy(load_results(smoke_run.results_path.parent))
     rec = next(u for u in results["units"] if u["experiment"] == "recovery")
     rec["result"]["benchmark"] = {"size": "small", "seed": 0, "headline": {"gauge/fisher": True, "sparse": False},

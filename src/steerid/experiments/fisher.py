@@ -24,13 +24,17 @@ blocks above the site (H is applied in float64). Attention runs on PyTorch's *ma
 kernel while recording, because the fused CPU kernel has no double backward.
 
 Spectra. For d ≤ ``dense_max_dim`` (or ``method="dense"``) F̄ is built densely from d products
-(F̄ eᵢ, vmapped over blocks of basis vectors with ``is_grads_batched``) and symmetrised; otherwise its top k eigenpairs come from Lanczos (``scipy.sparse.linalg.eigsh`` with a
+(F̄ eᵢ, vmapped over blocks of basis vectors with ``is_grads_batched``) and symmetrised;
+otherwise its top k eigenpairs come from Lanczos (``scipy.sparse.linalg.eigsh`` with a
 ``LinearOperator`` of Fisher-vector products; typically a few × k products).
 
 Null-space dimension at tolerance τ: the number of eigenvalues below τ·λ_max. With the full
-spectrum it is exact. With only the top k of d: if λ_k < τ·λ_max every uncomputed eigenvalue
-is ≤ λ_k and the count is d − #{λ ≥ τ·λ_max} (determined); otherwise only rank ≥ k is known, so
-the null space has dimension ≤ d − k (an upper bound).
+spectrum it is exact — for these points. rank Hᵢ = |support pᵢ| − 1 and a confident point has
+only one or two well-weighted directions, so F̄ over N points probes roughly N × (mean
+perplexity) directions: a "null" eigenvalue may only be unprobed, as with a covariance of n < d
+rows. With only the top k of d: if λ_k < τ·λ_max every uncomputed eigenvalue is ≤ λ_k and the
+count is d − #{λ ≥ τ·λ_max} (determined); otherwise only rank ≥ k is known, so the null space
+has dimension ≤ d − k (an upper bound).
 
 Finite differences (the probe approach, for verification and benchmarking): for a unit u and
 step ε, q(u) = [KL(p ‖ p(+εu)) + KL(p ‖ p(−εu))] / ε² = uᵀF̄u + O(ε²) (the cubic terms
@@ -332,6 +336,8 @@ class SiteLinearization:
         self.d = points.d
         self._graphs = [_Linearised(chunk) for chunk in points.chunks]
         self.n_products = 0
+        entropy = torch.cat([-(g.p * torch.log(g.p.clamp_min(1e-300))).sum(-1) for g in self._graphs])
+        self.mean_perplexity = float(entropy.exp().mean())
 
     @classmethod
     def build(cls, lm: LoadedModel, site: Site, sequences, *, positions: int = 4, base: np.ndarray | None = None,
@@ -460,6 +466,9 @@ class FisherSpectrum:
         seconds: wall time of the eigen-computation (products included).
         note: what is and is not known (top-k only, bounds).
         eigenvectors: ``(d, k)`` columns matching ``eigenvalues`` (not serialised).
+        mean_perplexity: mean over points of exp(entropy(p)); a point whose next token is nearly
+            certain adds almost nothing to F̄, so with few points F̄'s small eigenvalues reflect
+            the sample of points as much as the model (compare n_positions × mean_perplexity to d).
     """
 
     metric: str
@@ -475,6 +484,7 @@ class FisherSpectrum:
     seconds: float
     note: str
     eigenvectors: np.ndarray | None = field(default=None, repr=False)
+    mean_perplexity: float = float("nan")
 
     @property
     def complete(self) -> bool:
@@ -487,16 +497,20 @@ class FisherSpectrum:
         return jsonable(out)
 
 
-def _note(metric: str, eigs: np.ndarray, d: int, null: list[NullSpaceDimension]) -> str:
+def _note(metric: str, eigs: np.ndarray, d: int, null: list[NullSpaceDimension], n_points: int,
+          perplexity: float) -> str:
     name = "F = Jᵀ(diag p − ppᵀ)J" if metric == "fisher" else "JᵀJ"
+    sample = (f"averaged over {n_points} points (mean next-token perplexity {perplexity:.3g}); small eigenvalues "
+              f"also reflect how few directions these points probe — add points before calling a direction null")
     if eigs.size == d:
-        return f"full spectrum of {name} (all {d} eigenvalues); null-space dimensions are exact counts"
+        return f"full spectrum of {name} (all {d} eigenvalues); null-space dimensions are exact counts; {sample}"
     parts = [f"only the top {eigs.size} of {d} eigenvalues of {name} are computed (Lanczos)"]
     for n in null:
         if n.kind == "determined":
             parts.append(f"τ={n.tolerance:g}: λ_{eigs.size} < τ·λ_max, so null dim = d − {n.n_above} = {n.dimension}")
         else:
             parts.append(f"τ={n.tolerance:g}: all computed λ ≥ τ·λ_max, so rank ≥ {eigs.size} and null dim ≤ {n.dimension}")
+    parts.append(sample)
     return "; ".join(parts)
 
 
@@ -534,8 +548,8 @@ def spectrum(lin: SiteLinearization, *, metric: Metric = "fisher", method: Metho
     return FisherSpectrum(
         metric=metric, method=used, eigenvalues=vals, d=d, k=int(vals.size), n_prompts=lin.points.n_sequences,
         n_positions=lin.points.n_points, positions_per_prompt=lin.points.positions, null_space=null,
-        n_products=lin.n_products - products, seconds=time.perf_counter() - start, note=_note(metric, vals, d, null),
-        eigenvectors=vecs if return_vectors else None,
+        n_products=lin.n_products - products, seconds=time.perf_counter() - start, note=_note(metric, vals, d, null, lin.points.n_points, lin.mean_perplexity),
+        eigenvectors=vecs if return_vectors else None, mean_perplexity=lin.mean_perplexity,
     )
 
 

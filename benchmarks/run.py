@@ -130,12 +130,12 @@ def markdown(results: dict) -> str:
             else:
                 span = ""
             met = {True: "yes", False: "**no**", None: ""}[row.get("met")]
-            note = str(row.get("note", "")).replace("|", "/")
-            lines.append(f"| {row.get('bench', name)} | {row.get('metric', '')} | {_fmt(row.get('value'), row.get('unit', ''))} "
-                         f"| {span} | {row.get('goal', '')} | {met} | {note} |")
+            cells = [row.get("bench", name), row.get("metric", ""), _fmt(row.get("value"), row.get("unit", "")), span,
+                     row.get("goal", ""), met, row.get("note", "")]
+            lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
     lines.append("")
     for name, result in results["benches"].items():
-        mode = {True: "quick", False: "full"}.get(result.get("quick"), "?")
+        mode = {True: "quick", False: "full"}.get(result.get("quick", meta.get("quick")), "?")
         lines.append(f"- `{name}`: {result['status']} ({mode}) in {result['seconds']:.0f} s")
     return "\n".join(lines) + "\n"
 
@@ -149,7 +149,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--merge", action="store_true",
                         help="keep the other benchmarks already in OUT/results.json and replace only these "
                              "(each benchmark records its own mode)")
+    parser.add_argument("--render", action="store_true", help="only re-write RESULTS.md from OUT/results.json")
     args = parser.parse_args(argv)
+    if args.render:
+        from steerid.io import atomic_write_text
+
+        table = markdown(json.loads((Path(args.out) / "results.json").read_text()))
+        atomic_write_text(Path(args.out) / "RESULTS.md", table)
+        print(table)
+        return 0
     names = [n.strip() for n in args.only.split(",") if n.strip()] or list(BENCHES)
     unknown = sorted(set(names) - set(BENCHES))
     if unknown:

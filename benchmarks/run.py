@@ -109,11 +109,13 @@ def _fmt(value, unit: str) -> str:
 
 def markdown(results: dict) -> str:
     meta = results["meta"]
+    modes = {bool(r.get("quick", meta.get("quick"))) for r in results["benches"].values()} or {bool(meta.get("quick"))}
+    mode = "mixed: quick and full, per benchmark below" if len(modes) > 1 else ("quick" if modes.pop() else "full")
     lines = [
         "# steerid benchmarks",
         "",
-        f"Mode: **{'quick' if meta['quick'] else 'full'}** (last run; per benchmark below) · {meta['when']} · torch threads {meta['threads']} · "
-        f"load average at start {meta['loadavg_start']} · total {meta['seconds']:.0f} s.",
+        f"Mode: **{mode}** · last run {meta['when']} · torch threads {meta['threads']} · "
+        f"load average at its start {meta['loadavg_start']} · {meta['seconds']:.0f} s.",
         "",
         "Every value is a ratio against a baseline measured in the same run (median over repeats, "
         "min–max of the per-repeat ratios), unless its unit says otherwise. Absolute times (in "
@@ -154,7 +156,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.render:
         from steerid.io import atomic_write_text
 
-        table = markdown(json.loads((Path(args.out) / "results.json").read_text()))
+        source = Path(args.out) / "results.json"
+        if not source.is_file():
+            parser.error(f"{source} does not exist: run the benchmarks first")
+        table = markdown(json.loads(source.read_text()))
         atomic_write_text(Path(args.out) / "RESULTS.md", table)
         print(table)
         return 0

@@ -198,7 +198,8 @@ def cosine_matrix(methods: list[str], matrix: list[list[float]], title: str) -> 
     image = ax.imshow(matrix, vmin=-1, vmax=1, cmap="RdBu_r")
     for i in range(n):
         for j in range(n):
-            ax.text(j, i, f"{matrix[i][j]:.2f}", ha="center", va="center", fontsize=8)
+            ax.text(j, i, f"{matrix[i][j]:.2f}", ha="center", va="center", fontsize=8,
+                    color="white" if abs(matrix[i][j]) > 0.6 else "black")
     ax.set_xticks(range(n), methods, rotation=30, ha="right")
     ax.set_yticks(range(n), methods)
     ax.set_title(title)

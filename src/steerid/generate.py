@@ -27,6 +27,7 @@ from steerid.batching import check_texts, chunks, encode, left_pad, position_ids
 from steerid.errors import DataError
 from steerid.models.loader import LoadedModel
 from steerid.models.site import Site
+from steerid.prefix import accepts_logits_to_keep, cache_argument, fits_attention_window, shared_prefix
 from steerid.steer import Scope, as_deltas, steering
 
 
@@ -145,12 +146,17 @@ class TeacherForcedChunk:
 
 def teacher_forced(lm: LoadedModel, prompts: Sequence[str], continuations: Sequence[str] | Sequence[Sequence[int]], *,
                    site: Site | None = None, deltas=None, scope: Scope = "all", batch_size: int = 16,
-                   add_special_tokens: bool = True) -> Iterator[TeacherForcedChunk]:
+                   add_special_tokens: bool = True, share_prefix: bool = True) -> Iterator[TeacherForcedChunk]:
     """Yield next-token log-distributions over each continuation, teacher-forced, under steering.
 
     Rows are laid out ``[left pads][prompt][continuation][right pads]`` so every prompt ends at
     the same index P; with ``scope="generated"`` steering starts at P (the continuation).
     Continuations are strings (tokenised without special tokens) or token-id lists.
+
+    With ``share_prefix`` the token prefix common to all prompts (a chat template's system
+    prompt) is run once per distinct steering row and reused from the KV cache
+    (:mod:`steerid.prefix`); the layout becomes ``[prefix][left pads][rest]…`` with the same
+    positions, so the log-probabilities agree with the unshared forward to float rounding.
     """
     prompts = check_texts(prompts, "prompts")
     if len(continuations) != len(prompts):
@@ -160,35 +166,123 @@ def teacher_forced(lm: LoadedModel, prompts: Sequence[str], continuations: Seque
                 for c in continuations]
     rows = _row_deltas(deltas, len(prompts), lm.info.hidden_size)
     pad = lm.tokenizer.pad_token_id
+    longest = max(len(ids) for ids in prompt_ids) + max(1, max(len(c) for c in cont_ids))
+    share_prefix = share_prefix and fits_attention_window(lm, longest)
+    prefix = shared_prefix(lm, prompt_ids, site=site, rows=rows, scope=scope) if share_prefix else None
+    shared = prefix.length if prefix is not None else 0
+    keep = accepts_logits_to_keep(lm)
     for part in chunks(len(prompt_ids), batch_size):
-        left = left_pad(prompt_ids[part], pad)
+        left = left_pad([ids[shared:] for ids in prompt_ids[part]], pad)
         conts = cont_ids[part]
         width = max(1, max(len(c) for c in conts))
-        b, p = left.input_ids.shape
+        b, rest = left.input_ids.shape
+        p = shared + rest
         right = torch.full((b, width), pad, dtype=torch.long)
         right_mask = torch.zeros((b, width), dtype=torch.long)
         for i, c in enumerate(conts):
             right[i, : len(c)] = torch.tensor(c, dtype=torch.long)
             right_mask[i, : len(c)] = 1
         input_ids = torch.cat([left.input_ids, right], dim=1)
-        mask = torch.cat([left.attention_mask, right_mask], dim=1)
+        mask = torch.cat([torch.ones((b, shared), dtype=torch.long), left.attention_mask, right_mask], dim=1)
+        inputs = dict(input_ids=input_ids, attention_mask=mask, position_ids=position_ids_from_mask(mask)[:, shared:])
+        if prefix is not None:
+            inputs.update({cache_argument(lm): prefix.cache_for(part), "use_cache": True})
+        else:
+            inputs.update(use_cache=False)
+        if keep:
+            inputs.update(logits_to_keep=width + 1)
         context = (steering(lm, site, rows[part], scope=scope, prompt_length=p) if rows is not None else nullcontext())
         with context, torch.inference_mode():
-            logits = lm.model(input_ids=input_ids, attention_mask=mask, position_ids=position_ids_from_mask(mask),
-                              use_cache=False).logits
-        logprobs = torch.log_softmax(logits[:, p - 1 : p - 1 + width].float(), dim=-1)
+            logits = lm.model(**inputs).logits
+        first = logits.shape[1] - (width + 1)  # index of position P − 1 among the returned logits
+        logprobs = torch.log_softmax(logits[:, first : first + width].float(), dim=-1)
         yield TeacherForcedChunk(rows=part, logprobs=logprobs, targets=right, mask=right_mask.bool())
 
 
 def continuation_logprob(lm: LoadedModel, prompts: Sequence[str], continuations: Sequence[str], *,
                          site: Site | None = None, deltas=None, scope: Scope = "all", batch_size: int = 16,
-                         reduce: str = "sum") -> np.ndarray:
+                         reduce: str = "sum", share_prefix: bool = True) -> np.ndarray:
     """Log-probability of each continuation given its prompt (``sum`` or per-token ``mean``)."""
     out = np.empty(len(prompts), dtype=np.float64)
-    for chunk in teacher_forced(lm, prompts, continuations, site=site, deltas=deltas, scope=scope, batch_size=batch_size):
+    for chunk in teacher_forced(lm, prompts, continuations, site=site, deltas=deltas, scope=scope, batch_size=batch_size,
+                                share_prefix=share_prefix):
         picked = chunk.logprobs.gather(-1, chunk.targets.unsqueeze(-1)).squeeze(-1) * chunk.mask
         total = picked.sum(-1).double()
         if reduce == "mean":
             total = total / chunk.mask.sum(-1).clamp(min=1)
         out[chunk.rows] = total.numpy()
+    return out
+
+
+def continuation_logprobs(lm: LoadedModel, prompts: Sequence[str], continuation_sets: Sequence[Sequence[str]], *,
+                          site: Site | None = None, deltas=None, scope: Scope = "all", batch_size: int = 16,
+                          reduce: str = "sum", share_prefix: bool = True) -> np.ndarray:
+    """Log-probabilities of k continuations of each prompt, shape ``(n, k)``; each prompt runs once.
+
+    One pass over the prompts (continuing a shared-prefix cache, :mod:`steerid.prefix`) fills a
+    KV cache and gives the distribution of every continuation's first token; the cache is
+    repeated k times and one more pass scores all k continuations:
+
+        log p(y | x) = log p(y₁ | x) + Σ_{j ≥ 2} log p(y_j | x, y_<j)
+
+    — the same numbers as :func:`continuation_logprob` on each (prompt, continuation) pair, at
+    the cost of ``|x| + k·|y|`` token-forwards instead of ``k·(|x| + |y|)``. ``reduce="mean"``
+    divides by the continuation's token count.
+    """
+    prompts = check_texts(prompts, "prompts")
+    if len(continuation_sets) != len(prompts) or len({len(s) for s in continuation_sets}) != 1:
+        raise DataError(f"{len(continuation_sets)} continuation sets for {len(prompts)} prompts (or sets of unequal size)",
+                        "give every prompt the same number of continuations")
+    k = len(continuation_sets[0])
+    prompt_ids = encode(lm, prompts)
+    cont_ids = [[lm.tokenizer(c, add_special_tokens=False)["input_ids"] for c in s] for s in continuation_sets]
+    rows = _row_deltas(deltas, len(prompts), lm.info.hidden_size)
+    pad = lm.tokenizer.pad_token_id
+    longest = max(len(ids) for ids in prompt_ids) + max(1, max(len(c) for s in cont_ids for c in s))
+    prefix = (shared_prefix(lm, prompt_ids, site=site, rows=rows, scope=scope)
+              if share_prefix and fits_attention_window(lm, longest) else None)
+    shared = prefix.length if prefix is not None else 0
+    cache_key = cache_argument(lm)
+    keep = accepts_logits_to_keep(lm)
+    out = np.empty((len(prompts), k), dtype=np.float64)
+    for part in chunks(len(prompt_ids), batch_size):
+        left = left_pad([ids[shared:] for ids in prompt_ids[part]], pad)
+        b, rest = left.input_ids.shape
+        p = shared + rest
+        prompt_mask = torch.cat([torch.ones((b, shared), dtype=torch.long), left.attention_mask], dim=1)
+        inputs = {"input_ids": left.input_ids, "attention_mask": prompt_mask,
+                  "position_ids": position_ids_from_mask(prompt_mask)[:, shared:], "use_cache": True}
+        if prefix is not None:
+            inputs[cache_key] = prefix.cache_for(part)
+        if keep:
+            inputs["logits_to_keep"] = 1
+        context = steering(lm, site, rows[part], scope=scope, prompt_length=p) if rows is not None else nullcontext()
+        with context, torch.inference_mode():
+            prompt_out = lm.model(**inputs)
+        first = torch.log_softmax(prompt_out.logits[:, -1].float(), dim=-1).repeat_interleave(k, dim=0)
+        cache = prompt_out.get(cache_key)
+        cache.batch_repeat_interleave(k)
+
+        conts = [c for i in range(part.start, part.stop) for c in cont_ids[i]]
+        width = max(1, max(len(c) for c in conts))
+        right = torch.full((b * k, width), pad, dtype=torch.long)
+        right_mask = torch.zeros((b * k, width), dtype=torch.long)
+        for i, c in enumerate(conts):
+            right[i, : len(c)] = torch.tensor(c, dtype=torch.long)
+            right_mask[i, : len(c)] = 1
+        mask = torch.cat([prompt_mask.repeat_interleave(k, dim=0), right_mask], dim=1)
+        inputs = {"input_ids": right, "attention_mask": mask, "position_ids": position_ids_from_mask(mask)[:, p:],
+                  cache_key: cache, "use_cache": True}
+        if keep:
+            inputs["logits_to_keep"] = width
+        context = (steering(lm, site, rows[part].repeat_interleave(k, dim=0), scope=scope, prompt_length=p)
+                   if rows is not None else nullcontext())
+        with context, torch.inference_mode():
+            logits = lm.model(**inputs).logits[:, -width:].float()
+        later = logits[:, :-1].gather(-1, right[:, 1:, None]).squeeze(-1) - torch.logsumexp(logits[:, :-1], dim=-1)
+        picked = torch.cat([first.gather(-1, right[:, :1]), later], dim=1) * right_mask
+        total = picked.sum(-1).double()
+        if reduce == "mean":
+            total = total / right_mask.sum(-1).clamp(min=1)
+        out[part] = total.view(b, k).numpy()
     return out

@@ -26,7 +26,7 @@ from steerid.experiments.base import jsonable
 from steerid.extract.mean_diff import MeanDiff
 from steerid.extract.pipeline import pair_activations
 from steerid.extract.probe import Probe
-from steerid.generate import continuation_logprob
+from steerid.generate import continuation_logprobs
 from steerid.models.loader import LoadedModel
 from steerid.models.site import Site
 from steerid.traits.formatting import format_chat
@@ -61,14 +61,13 @@ def scan_layers(lm: LoadedModel, trait: Trait, *, layers: list[int] | None = Non
         probe = Probe(cv=5, seed=seed).fit(pos, neg)
         direction = MeanDiff().fit(pos, neg).direction_
         scale = alpha_rel * median_token_norm(lm, prompts, site, batch_size=batch_size)
-        shifts = []
-        for sign in (1.0, -1.0):
-            delta = sign * scale * direction
-            lp = continuation_logprob(lm, prompts, [i.positive for i in items], site=site, deltas=delta,
-                                      batch_size=batch_size, reduce="mean")
-            ln = continuation_logprob(lm, prompts, [i.negative for i in items], site=site, deltas=delta,
-                                      batch_size=batch_size, reduce="mean")
-            shifts.append(lp - ln)
+        # both signs in one batch: rows are (item, +v) and (item, −v), each scoring y⁺ and y⁻
+        deltas = np.stack([sign * scale * direction for _ in items for sign in (1.0, -1.0)])
+        both = continuation_logprobs(lm, [p for p in prompts for _ in range(2)],
+                                     [(i.positive, i.negative) for i in items for _ in range(2)],
+                                     site=site, deltas=deltas, batch_size=batch_size, reduce="mean")
+        shift = (both[:, 0] - both[:, 1]).reshape(len(items), 2)
+        shifts = [shift[:, 0], shift[:, 1]]
         diff = shifts[0] - shifts[1]
         rows.append({"layer": site.layer, "probe_cv_accuracy": probe.params()["cv_accuracy"],
                      "likelihood_shift": float(diff.mean()),

@@ -7,8 +7,8 @@ condition Δ,
 
 (per-token means, so the two continuations' lengths do not matter). Efficacy of a condition is the
 paired shift L(Δ) − L(0) over items; equivalence of v and v+v⊥ is a paired TOST on
-L(v+v⊥) − L(v). Teacher forcing makes this deterministic and cheap (two forwards per item and
-condition, no sampling noise), so it reaches far higher power per second than generation.
+L(v+v⊥) − L(v). Teacher forcing makes this deterministic and cheap (one forward of the prompt per item and
+condition, then both continuations from its cache; no sampling noise), so it reaches far higher power per second than generation.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import numpy as np
 from steerid.experiments.base import ExperimentContext, jsonable
 from steerid.experiments.conditions import Condition, ConditionRuns, e1_conditions
 from steerid.experiments.orthogonal import E1Config, analyse
-from steerid.generate import continuation_logprob
+from steerid.generate import continuation_logprobs
 from steerid.stats import tost_sample_size_paired
 from steerid.experiments.analysis import planned_power
 
@@ -33,10 +33,10 @@ def likelihood_scores(ctx: ExperimentContext, conditions: Sequence[Condition], p
     n_p, n_c = len(ctx.prompts), len(conditions)
     prompts = [ctx.prompts[p] for p in range(n_p) for _ in range(n_c)]
     deltas = np.stack([conditions[c].delta for _ in range(n_p) for c in range(n_c)])
-    kw = dict(site=ctx.site, deltas=deltas, batch_size=ctx.batch_size, reduce="mean")
-    pos = continuation_logprob(ctx.lm, prompts, [positives[p] for p in range(n_p) for _ in range(n_c)], **kw)
-    neg = continuation_logprob(ctx.lm, prompts, [negatives[p] for p in range(n_p) for _ in range(n_c)], **kw)
-    return (pos - neg).reshape(n_p, n_c).T
+    pairs = [(positives[p], negatives[p]) for p in range(n_p) for _ in range(n_c)]
+    both = continuation_logprobs(ctx.lm, prompts, pairs, site=ctx.site, deltas=deltas, batch_size=ctx.batch_size,
+                                 reduce="mean")
+    return (both[:, 0] - both[:, 1]).reshape(n_p, n_c).T
 
 
 @dataclass

@@ -15,8 +15,10 @@ seeds shared across conditions = common random numbers):
   far slower; measured on one prefill + decode step rather than a whole run;
 - ``likelihood``: where no generation is needed, E1's shift measured on the trait's likelihood
   items — log p(positive reply) − log p(negative reply) under each condition, teacher-forced
-  (``steerid.generate.continuation_logprob``), one forward per row. A different measurement
-  (of the same steering), reported as its own ratio.
+  (``steerid.generate.continuation_logprobs``: the shared chat-template prefix once per
+  condition, each prompt once, both replies from its KV cache). A different measurement (of the
+  same steering), reported as its own ratio; a second row gives the gain of that sharing over two
+  plain teacher-forced passes (``continuation_logprob(..., share_prefix=False)``, one per reply).
 
 Ratio = baseline wall time / arm wall time for the same rows (goal ≥ 20×). In full mode the
 baseline runs on a subset of the prompts (all conditions) and is extrapolated linearly to the
@@ -33,7 +35,7 @@ import torch
 
 from benchmarks._timing import interleaved, log, summary, timed
 from benchmarks.common import ALPHA, LAYER, SITE, Row, condition_deltas, eval_prompts, model, ratio_row, trait_vector
-from steerid.generate import continuation_logprob, generate
+from steerid.generate import continuation_logprob, continuation_logprobs, generate
 
 NAME = "paper-E1"
 CONDITIONS = ("none", "+v", "-v", "v+vperp")
@@ -189,15 +191,25 @@ def run(quick: bool = False) -> dict:
     neg_rows = [c for _ in CONDITIONS for c in negatives]
 
     def likelihood():
-        pos = continuation_logprob(lm, lik_rows, pos_rows, site=SITE, deltas=lik_deltas, batch_size=64)
-        neg = continuation_logprob(lm, lik_rows, neg_rows, site=SITE, deltas=lik_deltas, batch_size=64)
-        return pos - neg
+        both = continuation_logprobs(lm, lik_rows, list(zip(pos_rows, neg_rows)), site=SITE, deltas=lik_deltas,
+                                     batch_size=64)
+        return both[:, 0] - both[:, 1]
 
-    lik_times = []
+    def likelihood_unshared():
+        kw = dict(site=SITE, deltas=lik_deltas, batch_size=64, share_prefix=False)
+        return (continuation_logprob(lm, lik_rows, pos_rows, **kw) - continuation_logprob(lm, lik_rows, neg_rows, **kw))
+
+    lik_times, unshared_times = [], []
     margins = None
     for _ in range(max(2, repeats)):
         seconds, margins = timed(likelihood)
         lik_times.append(seconds)
+        seconds, plain_margins = timed(likelihood_unshared)
+        unshared_times.append(seconds)
+    sharing = summary([u / s for u, s in zip(unshared_times, lik_times)])
+    rows.append(ratio_row(NAME, f"likelihood route, prompt + prefix sharing: two plain teacher-forced passes / "
+                                f"one shared pass ({n_items} items × {len(CONDITIONS)} cond)", sharing,
+                          note=f"max |Δ margin| {float(np.max(np.abs(plain_margins - margins))):.1e} nats"))
     # the baseline generates for the same number of (prompt, condition) units
     lik_baseline = per_unit * n_items * len(CONDITIONS)
     lik_stats = summary([lik_baseline / s for s in lik_times])

@@ -56,6 +56,7 @@ def mini_run(tmp_path_factory):
     ("n_draws: 0\n", "invalid value for 'n_draws'"),
     ("layers: []\n", "invalid value for 'layers'"),
     ("rhos: [1.0, 1.0]\n", "twice"),
+    ("rhos: [0]\n", "invalid value for 'rhos'"),
     ("e5: {methods: [pca]}\n", "at least two"),
     ("dtype: float64\n", "invalid value for 'dtype'"),
     ("profile: quick\n", "'profile' cannot be set in a config file"),

@@ -37,3 +37,27 @@ def test_unknown_constraint_and_missing_trait(llama_lm, vector):
         recover_vector(llama_lm, vector, "magic")
     with pytest.raises(DataError, match="no built-in trait"):
         recover_vector(llama_lm, vector.with_provenance(trait="custom"), "gauge")
+
+
+def test_fisher_gauge_maps_v_plus_null_perturbation_to_v(llama_lm, vector):
+    """With basis=fisher, adding a direction from the kept subspace's complement leaves the canonical vector."""
+    from dataclasses import replace
+
+    from steerid.canonicalize import fisher_eigenpairs
+    from steerid.traits import format_chat
+
+    new, report = recover_vector(llama_lm, vector, "gauge", params={"basis": "fisher", "variance": 0.9, "fisher_prompts": 6})
+    assert report["basis"] == "fisher" and report["fisher_prompts"] == 6 and 0.0 <= report["removed_fraction"] < 1.0
+    prompts = [format_chat(llama_lm.tokenizer, p.prompt) for p in load_trait("sentiment").eval_prompts()]
+    (values, vectors), _ = fisher_eigenpairs(llama_lm, Site(1), prompts, batch_size=16, fisher_prompts=6)
+    kept = int(np.searchsorted(np.cumsum(values) / values.sum(), 0.9) + 1)
+    null = vectors[:, kept:] @ np.random.default_rng(0).standard_normal(vectors.shape[1] - kept)
+    moved = replace(vector, direction=(vector.direction + null / np.linalg.norm(null)) / np.sqrt(2))
+    new_moved, _ = recover_vector(llama_lm, moved, "gauge", params={"basis": "fisher", "variance": 0.9, "fisher_prompts": 6})
+    assert float(new.direction @ new_moved.direction) > 0.999
+    assert float(vector.direction @ moved.direction) < 0.8  # the raw vectors do differ
+
+
+def test_fisher_settings_need_the_fisher_basis(llama_lm, vector):
+    with pytest.raises(DataError, match="basis=fisher"):
+        recover_vector(llama_lm, vector, "gauge", params={"fisher_k": 8})

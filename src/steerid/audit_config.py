@@ -190,21 +190,14 @@ class AuditConfig(_Section):
             raise ValueError("give at least one method")
         return _unique(value, "methods")
 
-    @field_validator("alphas_rel")
+    @field_validator("alphas_rel", "rhos")
     @classmethod
-    def _alphas(cls, value: list[float]) -> list[float]:
-        _finite(value, "alphas_rel")
-        if not value or any(a <= 0 for a in value):
-            raise ValueError("alphas_rel must be a non-empty list of numbers > 0 (α = 0 is the 'none' condition, always run)")
-        return _unique(value, "alphas_rel")
-
-    @field_validator("rhos")
-    @classmethod
-    def _rhos(cls, value: list[float]) -> list[float]:
-        _finite(value, "rhos")
-        if not value or any(r <= 0 for r in value):
-            raise ValueError("rhos must be a non-empty list of numbers > 0")
-        return _unique(value, "rhos")
+    def _positive_grid(cls, value: list[float], info) -> list[float]:
+        _finite(value, info.field_name)
+        if not value or any(x <= 0 for x in value):
+            note = " (α = 0 is the 'none' condition, always run)" if info.field_name == "alphas_rel" else ""
+            raise ValueError(f"{info.field_name} must be a non-empty list of numbers > 0{note}")
+        return _unique(value, info.field_name)
 
     @field_validator("layers")
     @classmethod

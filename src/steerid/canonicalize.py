@@ -2,8 +2,12 @@
 
 Inputs are built from the model and the vector's trait, at the vector's own site:
 
-* ``gauge``      — token covariance of the trait's evaluation prompts (first tokens skipped),
-                   projection onto the eigenspace holding ``variance`` of it;
+* ``gauge``      — ``basis=covariance`` (default): token covariance of the trait's evaluation
+                   prompts (first tokens skipped), projection onto the eigenspace holding
+                   ``variance`` of it; ``basis=fisher``: the top ``fisher_k`` eigenpairs (Lanczos)
+                   of the output Fisher F̄ = Jᵀ(diag p − ppᵀ)J averaged over the last
+                   ``fisher_positions`` positions of ``fisher_prompts`` evaluation prompts,
+                   projection onto the eigenspace holding ``variance`` of their sum;
 * ``sparse``     — pooled activations of the trait's contrastive pairs (stability selection);
 * ``multienv``   — the same pairs in three *formats* (chat turn, reply alone, base-model
                    "Question/Answer" framing), each an environment; the shared direction;
@@ -56,6 +60,23 @@ def _formats(lm: LoadedModel, pairs: list[ContrastivePair]) -> dict[str, list[Co
     return {"chat": pairs, "bare": bare, "base": base}
 
 
+def fisher_eigenpairs(lm: LoadedModel, site: Site, prompts: list[str], *, batch_size: int, fisher_prompts: int = 16,
+                      fisher_positions: int = 4, fisher_k: int = 64) -> tuple[tuple[np.ndarray, np.ndarray], dict[str, Any]]:
+    """Top eigenpairs of the output Fisher at ``site`` over the first ``fisher_prompts`` prompts."""
+    from steerid.experiments.fisher import fisher_spectrum
+
+    k = min(int(fisher_k), lm.info.hidden_size - 1)
+    spec = fisher_spectrum(lm, site, prompts[: int(fisher_prompts)], positions=int(fisher_positions),
+                           batch_size=batch_size, method="lanczos" if k < lm.info.hidden_size - 1 else "auto", k=k)
+    return (spec.eigenvalues, spec.eigenvectors), {"fisher_prompts": spec.n_prompts, "fisher_points": spec.n_positions,
+                                                   "fisher_k": spec.k}
+
+
+def pair_formats(lm: LoadedModel, pairs: list[ContrastivePair]) -> dict[str, list[ContrastivePair]]:
+    """The pairs in three formats (chat turn, reply alone, base-model Q/A): the multienv environments."""
+    return _formats(lm, pairs)
+
+
 def recover_vector(lm: LoadedModel, vector: SteeringVector, constraint: str, *, trait: str | None = None,
                    params: dict[str, Any] | None = None, batch_size: int = 16) -> tuple[SteeringVector, dict[str, Any]]:
     """Apply ``constraint`` to ``vector`` (see module docstring); returns the new vector and a report."""
@@ -68,14 +89,24 @@ def recover_vector(lm: LoadedModel, vector: SteeringVector, constraint: str, *, 
     site = vector.site
     site.check(lm.info.n_layers)
     pairs = list(data.pairs)
-    model = make_constraint(constraint, **(params or {}))
+    params = dict(params or {})
+    fisher_settings = {key: params.pop(key) for key in ("fisher_prompts", "fisher_positions", "fisher_k") if key in params}
+    if fisher_settings and params.get("basis") != "fisher":
+        raise DataError(f"{', '.join(fisher_settings)} only apply to the gauge constraint with basis=fisher",
+                        "add --param basis=fisher or drop them")
+    model = make_constraint(constraint, **params)
     report: dict[str, Any] = {"constraint": constraint, "trait": data.name, "site": str(site)}
     if constraint == "gauge":
         prompts = [format_chat(lm.tokenizer, p.prompt) for p in data.eval_prompts()]
-        moments, _ = token_moments(lm, prompts, site, batch_size=batch_size)
-        result = model.fit(moments.covariance()).transform(vector.direction)
-        new = _with(vector, result.direction, constraint, {**model.params(), "removed_fraction": result.removed_fraction})
-        report.update(model.params(), removed_fraction=result.removed_fraction, n_tokens=moments.n)
+        if params.get("basis") == "fisher":
+            source, basis_report = fisher_eigenpairs(lm, site, prompts, batch_size=batch_size, **fisher_settings)
+        else:
+            moments, _ = token_moments(lm, prompts, site, batch_size=batch_size)
+            source, basis_report = moments.covariance(), {"n_tokens": moments.n}
+        result = model.fit(source).transform(vector.direction)
+        new = _with(vector, result.direction, constraint, {**model.params(), **basis_report,
+                                                           "removed_fraction": result.removed_fraction})
+        report.update({**model.params(), **basis_report}, removed_fraction=result.removed_fraction)
     elif constraint == "sparse":
         pos, neg = pair_activations(lm, pairs, [site], batch_size=batch_size)[site]
         model.fit(pos, neg)

@@ -37,9 +37,11 @@ from steerid.models.site import Site, resolve
 Scope = Literal["all", "prompt", "generated"]
 
 
-def as_deltas(values: np.ndarray | torch.Tensor, hidden_size: int) -> torch.Tensor:
-    """Validate a ``(d,)`` or ``(B, d)`` displacement and return it as float32."""
-    tensor = torch.as_tensor(values).detach().to(torch.float32)
+def as_deltas(values: np.ndarray | torch.Tensor, hidden_size: int, *, differentiable: bool = False) -> torch.Tensor:
+    """Validate a ``(d,)`` or ``(B, d)`` displacement and return it as float32 (detached unless
+    ``differentiable``, which keeps its autograd graph)."""
+    tensor = torch.as_tensor(values)
+    tensor = (tensor if differentiable else tensor.detach()).to(torch.float32)
     if tensor.ndim not in (1, 2) or tensor.shape[-1] != hidden_size:
         raise VectorError(
             f"steering displacement has shape {tuple(tensor.shape)}, expected ({hidden_size},) or (B, {hidden_size})",
@@ -114,7 +116,7 @@ class _PositionTracker:
 
 @contextmanager
 def steering(lm: LoadedModel, site: Site, deltas: np.ndarray | torch.Tensor, *, scope: Scope = "all",
-             prompt_length: int | None = None) -> Iterator[None]:
+             prompt_length: int | None = None, differentiable: bool = False) -> Iterator[None]:
     """Add ``deltas`` at ``site`` for the duration of the block.
 
     Args:
@@ -123,6 +125,8 @@ def steering(lm: LoadedModel, site: Site, deltas: np.ndarray | torch.Tensor, *, 
         deltas: displacement, ``(d,)`` or ``(B, d)`` — already multiplied by α.
         scope: ``all``, ``prompt`` (t < P) or ``generated`` (t ≥ P).
         prompt_length: P; inferred from the prefill when None.
+        differentiable: keep the displacement's autograd graph, so ∂output/∂δ can be taken
+            (the Fisher products of :mod:`steerid.experiments.fisher`); steering proper detaches.
 
     Example:
         >>> with steering(lm, Site(15), 8.0 * vector.direction):
@@ -131,7 +135,7 @@ def steering(lm: LoadedModel, site: Site, deltas: np.ndarray | torch.Tensor, *, 
     if scope not in ("all", "prompt", "generated"):
         raise VectorError(f"unknown steering scope '{scope}'", "use all, prompt or generated")
     point = resolve(lm.blocks, site)
-    delta = as_deltas(deltas, lm.info.hidden_size)
+    delta = as_deltas(deltas, lm.info.hidden_size, differentiable=differentiable)
     tracker = _PositionTracker(prompt_length)
 
     def add(hidden: torch.Tensor) -> torch.Tensor:

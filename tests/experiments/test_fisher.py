@@ -175,7 +175,7 @@ def test_hooks_always_removed_and_bf16_refused(llama_lm):
     delta = torch.zeros((1, llama_lm.info.hidden_size), requires_grad=True)
     with pytest.raises(RuntimeError, match="boom"):
         with differentiable_displacement(llama_lm, SITE, delta):
-            assert count_hooks(llama_lm.model) == 1
+            assert count_hooks(llama_lm.model) > 0
             raise RuntimeError("boom")
     assert count_hooks(llama_lm.model) == 0
     with pytest.raises(ModelError, match="float32"):

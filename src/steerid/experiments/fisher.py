@@ -65,8 +65,8 @@ from steerid.batching import chunks, encode, left_pad
 from steerid.errors import DataError, ModelError, VectorError
 from steerid.experiments.base import jsonable
 from steerid.models.loader import LoadedModel
-from steerid.models.site import Site, resolve
-from steerid.steer import STEERID_HOOK, steering
+from steerid.models.site import Site
+from steerid.steer import steering
 
 Metric = Literal["fisher", "euclidean"]
 Method = Literal["auto", "dense", "lanczos"]
@@ -83,44 +83,14 @@ def differentiable_displacement(lm: LoadedModel, site: Site, delta: torch.Tensor
     """Add a ``(B, d)`` displacement that keeps its autograd graph at every position of the pass.
 
     :func:`steerid.steer.steering` detaches its displacement (correct for steering); the Fisher
-    products need ∂logits/∂δ, so this adds ``delta[b]`` to every position of row b through the
-    same hook point (:func:`steerid.models.site.resolve`). The hook is marked as steerid's and
-    always removed.
+    products need ∂logits/∂δ, so this steers with ``differentiable=True``: ``delta[b]`` is added
+    at every position of row b through the same hook point, marked as steerid's, always removed.
     """
     if delta.ndim != 2 or delta.shape[1] != lm.info.hidden_size:
         raise VectorError(f"displacement has shape {tuple(delta.shape)}, expected (B, {lm.info.hidden_size})",
                           "pass one row per batch element")
-    point = resolve(lm.blocks, site)
-
-    def add(hidden: torch.Tensor) -> torch.Tensor:
-        if hidden.shape[0] != delta.shape[0]:
-            raise VectorError(f"{delta.shape[0]} displacement rows for a batch of {hidden.shape[0]}",
-                              "give one row per batch element")
-        return hidden + delta.to(hidden.dtype)[:, None, :]
-
-    def pre_hook(module, args, kwargs):
-        if args:
-            return (add(args[0]), *args[1:]), kwargs
-        kwargs["hidden_states"] = add(kwargs["hidden_states"])
-        return args, kwargs
-
-    def post_hook(module, args, kwargs, output):
-        if isinstance(output, tuple):
-            return (add(output[0]), *output[1:])
-        return add(output)
-
-    hook = pre_hook if point.pre else post_hook
-    setattr(hook, STEERID_HOOK, True)
-    handle = None
-    try:
-        if point.pre:
-            handle = point.module.register_forward_pre_hook(hook, with_kwargs=True, prepend=True)
-        else:
-            handle = point.module.register_forward_hook(hook, with_kwargs=True, prepend=True)
+    with steering(lm, site, delta, scope="all", differentiable=True):
         yield
-    finally:
-        if handle is not None:
-            handle.remove()
 
 
 # --------------------------------------------------------------------------------------------

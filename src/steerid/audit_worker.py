@@ -297,9 +297,8 @@ class Worker:
         c = self.config
         items = self.eval_items(unit.trait, unit.environment or "in_distribution", c.e7.n_prompts)
         extra: dict[str, Any] = {}
-        if c.e7.score and unit.trait != "truthfulness":  # the answer judge needs per-prompt answers
-            primary = next(iter(self.measures(unit.trait, items).values()))
-            extra["score_fn"] = lambda texts: primary(list(texts), np.zeros(len(texts), dtype=int))
+        if c.e7.score:  # a ScoreFn gets each text's prompt index, so the answer judge sees the right answers
+            extra["score_fn"] = next(iter(self.measures(unit.trait, items).values()))
         ctx = self.context(unit, [self.fmt(i.prompt) for i in items], **extra)
         cfg = _dataclass_config(spanning.Config, alpha_rel=float(unit.alpha_rel), rho=float(c.rhos[0]),
                                 n_draws=c.e7.n_directions, tolerance=c.e7.tolerance, k=c.e6.k,

@@ -81,7 +81,8 @@ def test_positive_control_top_fisher_direction_changes_behaviour_far_more():
 def test_score_fn_measure_runs_tost_and_counts_passing_draws(llama_lm):
     calls = []
 
-    def score_fn(texts):
+    def score_fn(texts, prompt_indices):
+        assert len(prompt_indices) == len(texts) and set(prompt_indices) <= set(range(len(PROMPTS)))
         calls.append(len(texts))
         return np.array([sum(t.encode()) / (1 + len(t)) for t in texts], dtype=float)
 

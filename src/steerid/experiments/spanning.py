@@ -20,7 +20,8 @@ and added to αv̂. Behaviour change is measured
 - continuously, as in E4: KLᵢ = mean over the generated positions of the +v continuation of
   KL(p_v ‖ p_{v+δ}) (teacher-forced, all conditions of a prompt in one batch), averaged over draws
   per prompt;
-- when ``ctx.extra["score_fn"]`` (texts → array) is given, by the score of continuations
+- when ``ctx.extra["score_fn"]`` (a :data:`~steerid.experiments.conditions.ScoreFn`: texts and their
+  prompt indices → array) is given, by the score of continuations
   generated under v + δ minus the score under v: dᵢ = mean over draws of (s(v+δ) − s(v)).
 
 Per family the per-prompt values are paired across families; reported: the ratio of means
@@ -33,7 +34,6 @@ d_z or raw) and the fraction of single null draws that pass TOST with its Wilson
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -43,6 +43,7 @@ from scipy import stats as st
 from steerid.batching import encode
 from steerid.errors import DataError
 from steerid.experiments.base import ExperimentContext, jsonable
+from steerid.experiments.conditions import ScoreFn
 from steerid.experiments.directions import subspace_direction
 from steerid.experiments.fisher import FisherSpectrum, SiteLinearization, spectrum
 from steerid.experiments.logit_distance import describe, divergences
@@ -204,7 +205,7 @@ def _tost(diff: np.ndarray, config: Config) -> dict:
 
 def _score_measure(ctx: ExperimentContext, config: Config, used: list[int], v_disp: np.ndarray,
                    deltas: dict[str, np.ndarray], families: dict[str, list[str]], base_texts: list[str],
-                   score_fn: Callable) -> dict:
+                   score_fn: ScoreFn) -> dict:
     names = list(deltas)
     n = len(used)
     rows = np.stack([v_disp + deltas[name] for name in names])
@@ -212,8 +213,8 @@ def _score_measure(ctx: ExperimentContext, config: Config, used: list[int], v_di
     seeds = None if config.greedy else [ctx.seed + i for i in used for _ in names]
     gen = generate(ctx.lm, rep_prompts, site=ctx.site, deltas=np.tile(rows, (n, 1)), scope=config.scope,
                    max_new_tokens=config.max_new_tokens, greedy=config.greedy, seeds=seeds, batch_size=ctx.batch_size)
-    base = np.asarray(score_fn(base_texts), dtype=np.float64)
-    scores = np.asarray(score_fn(gen.texts), dtype=np.float64).reshape(n, len(names))
+    base = np.asarray(score_fn(base_texts, np.asarray(used)), dtype=np.float64)
+    scores = np.asarray(score_fn(gen.texts, np.repeat(np.asarray(used), len(names))), dtype=np.float64).reshape(n, len(names))
     if base.shape != (n,) or not np.isfinite(scores).all() or not np.isfinite(base).all():
         raise DataError("score_fn must return one finite score per text", "check the scorer")
     diff = {name: scores[:, j] - base for j, name in enumerate(names)}
@@ -283,7 +284,7 @@ def run(config: Config, ctx: ExperimentContext) -> Result:
     score_fn = ctx.extra.get("score_fn")
     if score_fn is not None:
         if not callable(score_fn):
-            raise DataError("ctx.extra['score_fn'] is not callable", "pass a function texts -> np.ndarray")
+            raise DataError("ctx.extra['score_fn'] is not callable", "pass a function (texts, prompt_indices) -> np.ndarray")
         score = _score_measure(ctx, config, used, v_disp, deltas, families, [gen.texts[i] for i in used], score_fn)
 
     subspaces = {"range_dim": int(sub.range_basis.shape[1]), "null_dim": int(sub.null_basis.shape[1]),

@@ -181,7 +181,10 @@ def test_results_contents(mini_run):
     fam = e1["result"]["families"][0]
     for key in ("p_tost", "p_lower", "p_upper", "margin_dz", "power", "p_tost_holm"):
         assert key in fam["tost"]
-    assert {"verdict", "verdict_audit", "p_tost_holm_audit", "relative_efficacy", "fraction_pass"} <= set(fam)
+    assert {"verdict", "verdict_audit", "p_tost_holm_audit", "relative_efficacy", "fraction_pass", "tost_relative",
+            "verdict_relative"} <= set(fam)
+    assert all(r["verdict_relative"] in ("not steering", "equivalent", "not equivalent", "inconclusive")
+               for r in results["summary"])
     assert e1["result"]["efficacy"]["sentiment"]["+v"]["ci_low"] is not None
     assert results["multiple_testing"]["n_tests"] == 4  # 2 units × 2 signs × 1 ρ
     assert "sentiment" in results["scorers"] and "meets_target" in results["scorers"]["sentiment"]
@@ -191,7 +194,7 @@ def test_results_contents(mini_run):
     import pandas as pd
 
     table = pd.read_parquet(run_dir / "results.parquet")
-    assert {"unit_id", "condition", "measure", "mean_shift", "p_tost_holm_audit"} <= set(table.columns)
+    assert {"unit_id", "condition", "measure", "mean_shift", "p_tost_holm_audit", "verdict_relative"} <= set(table.columns)
     assert set(table["row_kind"]) == {"efficacy", "equivalence"}
     prov = json.loads((run_dir / "provenance.json").read_text())
     assert prov["versions"]["torch"] and prov["model_weights_hash"] and "machine" in prov

@@ -463,9 +463,11 @@ def summary_table_rows(summary: Iterable[dict[str, Any]]) -> list[list[str]]:
         rows.append([r["trait"], cell, r["sign"], f"{'yes' if r['steers'] else 'no'} {fmt(r.get('dz'))}",
                      f"{fmt(rel)} [{fmt(lo)}, {fmt(hi)}]", r["verdict"], fmt(r.get("p_tost_holm_audit"), 3),
                      fmt(r.get("power")),
+                     "—" if r.get("verdict_relative") is None else
+                     f"{r['verdict_relative']} ({fmt(r.get('p_relative_holm_audit'), 3)})",
                      ("≤" if r.get("null_space_kind") == "upper_bound" else "") + fmt(r.get("null_space_fraction"), 3)])
     return rows
 
 
-SUMMARY_HEADER = ["trait", "cell", "sign", "steers (d_z)", "rel. eff. v+v⊥ [95% CI]", "verdict", "p Holm", "power",
-                  "null frac"]
+SUMMARY_HEADER = ["trait", "cell", "sign", "steers (d_z)", "rel. eff. v+v⊥ [95% CI]", "verdict (d_z)", "p Holm", "power",
+                  "verdict ±ε of v (p Holm)", "null frac"]

@@ -161,6 +161,8 @@ class AuditConfig(_Section):
     n_draws: int = Field(8, ge=1)
     signs: list[Literal[1, -1]] = Field(default_factory=lambda: [1, -1])
     margin_dz: float = Field(0.2, gt=0, le=2)
+    margin_rel: float | None = Field(0.2, gt=0, lt=1, description="relative equivalence margin ε: v+v⊥ within "
+                                     "(1 ± ε)·v's own effect (paired ratio TOST); null = off")
     test_alpha: float = Field(0.05, gt=0, lt=0.5)
     n_norm_prompts: int = Field(32, ge=1, description="prompts used to measure the median token norm")
     seed: int = Field(0, ge=0)

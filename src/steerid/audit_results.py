@@ -33,11 +33,18 @@ def _families(unit: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def audit_holm(units: list[dict[str, Any]], alpha: float) -> dict[str, Any]:
-    """Holm across every family-level TOST of the audit; writes ``p_tost_holm_audit`` / ``verdict_audit``."""
-    from steerid.experiments.analysis import verdict
+    """Holm across every family-level TOST of the audit; writes ``p_tost_holm_audit`` / ``verdict_audit``,
+    and — as a second, separate family — across every relative-margin test (``p_relative_holm_audit`` /
+    ``verdict_relative_audit``)."""
+    from steerid.experiments.analysis import verdict, verdict_relative
     from steerid.stats import holm
 
     families = [f for u in units for f in _families(u)]
+    relative = [f for f in families if f.get("tost_relative")]
+    if relative:
+        for family, p in zip(relative, holm([f["tost_relative"]["p_tost"] for f in relative], alpha=alpha).p_adjusted):
+            family["p_relative_holm_audit"] = float(p)
+            family["verdict_relative_audit"] = verdict_relative(family["steers"], family["tost_relative"], float(p), alpha)
     pvalues = [f["tost"]["p_tost"] for f in families]
     finite = [p for p in pvalues if isinstance(p, (int, float)) and math.isfinite(p)]
     if not families:
@@ -48,9 +55,9 @@ def audit_holm(units: list[dict[str, Any]], alpha: float) -> dict[str, Any]:
         family["p_tost_holm_audit"] = p
         family["verdict_audit"] = verdict(family["steers"], family["tost"], p, alpha) if math.isfinite(p) else \
             "inconclusive"
-    return {"method": "holm", "alpha": alpha, "n_tests": len(finite),
+    return {"method": "holm", "alpha": alpha, "n_tests": len(finite), "n_relative_tests": len(relative),
             "scope": "every family-level TOST of the e1 and likelihood units (traits × layers × methods × α × "
-                     "environments × signs × ρ)"}
+                     "environments × signs × ρ); the relative-margin tests are a second family, adjusted alike"}
 
 
 def scorer_summary(traits: list[str]) -> dict[str, Any]:
@@ -157,6 +164,10 @@ def summary_rows(units: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "fraction_pass": (f.get("fraction_pass") or {}).get("estimate"),
                 "fraction_pass_ci": [(f.get("fraction_pass") or {}).get("low"), (f.get("fraction_pass") or {}).get("high")],
                 "verdict": f.get("verdict_audit", f.get("verdict")), "verdict_unit": f.get("verdict"),
+                "margin_rel": (f.get("tost_relative") or {}).get("margin"),
+                "p_relative": (f.get("tost_relative") or {}).get("p_tost"),
+                "p_relative_holm_audit": f.get("p_relative_holm_audit"),
+                "verdict_relative": f.get("verdict_relative_audit", f.get("verdict_relative")),
                 **_headline(null),
                 "unit_id": u["unit_id"],
             })
@@ -211,7 +222,8 @@ def build_results(config: AuditConfig, model_info: dict[str, Any], unit_results:
 _COLUMNS = ["unit_id", "experiment", "trait", "layer", "method", "alpha_rel", "environment", "row_kind", "measure",
             "condition", "n", "mean_shift", "ci_low", "ci_high", "dz", "p_value", "steers", "sign", "rho",
             "p_tost", "p_tost_holm", "p_tost_holm_audit", "ci90_low", "ci90_high", "margin_low", "margin_high",
-            "power", "relative_efficacy", "relative_efficacy_low", "relative_efficacy_high", "verdict"]
+            "power", "relative_efficacy", "relative_efficacy_low", "relative_efficacy_high", "verdict",
+            "margin_rel", "p_relative", "p_relative_holm_audit", "verdict_relative"]
 
 
 def _num(value: Any) -> float | None:
@@ -253,7 +265,11 @@ def table_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
                              "margin_low": _num(t.get("low")), "margin_high": _num(t.get("high")),
                              "power": _num(t.get("power")), "relative_efficacy": _num(rel.get("estimate")),
                              "relative_efficacy_low": _num(rel.get("low")), "relative_efficacy_high": _num(rel.get("high")),
-                             "verdict": f.get("verdict_audit", f.get("verdict"))})
+                             "verdict": f.get("verdict_audit", f.get("verdict")),
+                             "margin_rel": _num((f.get("tost_relative") or {}).get("margin")),
+                             "p_relative": _num((f.get("tost_relative") or {}).get("p_tost")),
+                             "p_relative_holm_audit": _num(f.get("p_relative_holm_audit")),
+                             "verdict_relative": f.get("verdict_relative_audit", f.get("verdict_relative"))})
     return [{c: r.get(c) for c in _COLUMNS} for r in rows]
 
 
@@ -267,9 +283,11 @@ def write_parquet(results: dict[str, Any], path) -> None:
         frame[col] = frame[col].astype("Int64")
     for col in ("alpha_rel", "n", "mean_shift", "ci_low", "ci_high", "dz", "p_value", "sign", "rho", "p_tost",
                 "p_tost_holm", "p_tost_holm_audit", "ci90_low", "ci90_high", "margin_low", "margin_high", "power",
-                "relative_efficacy", "relative_efficacy_low", "relative_efficacy_high"):
+                "relative_efficacy", "relative_efficacy_low", "relative_efficacy_high", "margin_rel", "p_relative",
+                "p_relative_holm_audit"):
         frame[col] = pd.to_numeric(frame[col], errors="coerce").astype("float64")
     frame["steers"] = frame["steers"].astype("boolean")
-    for col in ("unit_id", "experiment", "trait", "method", "environment", "row_kind", "measure", "condition", "verdict"):
+    for col in ("unit_id", "experiment", "trait", "method", "environment", "row_kind", "measure", "condition", "verdict",
+                "verdict_relative"):
         frame[col] = frame[col].astype("string")
     atomic_write_with(path, lambda tmp: frame.to_parquet(tmp, index=False, engine="pyarrow"))

@@ -79,7 +79,7 @@ def unit_seed(seed: int, uid: str) -> int:
 
 def _e1_shared(config: AuditConfig) -> dict[str, Any]:
     return {"rhos": config.rhos, "n_draws": config.n_draws, "signs": config.signs, "margin_dz": config.margin_dz,
-            "test_alpha": config.test_alpha}
+            "margin_rel": config.margin_rel, "test_alpha": config.test_alpha}
 
 
 def _settings(config: AuditConfig, experiment: str) -> dict[str, Any]:

@@ -222,8 +222,8 @@ class Worker:
 
         c = self.config
         return E1Config(alpha_rel=float(unit.alpha_rel), rhos=tuple(c.rhos), n_draws=n_draws or c.n_draws, signs=tuple(c.signs),
-                        margin_dz=c.margin_dz, test_alpha=c.test_alpha, max_new_tokens=c.e1.max_new_tokens,
-                        greedy=c.e1.greedy, temperature=c.e1.temperature, n_examples=c.e1.n_examples, **extra)
+                        margin_dz=c.margin_dz, margin_rel=c.margin_rel, test_alpha=c.test_alpha,
+                        max_new_tokens=c.e1.max_new_tokens, greedy=c.e1.greedy, temperature=c.e1.temperature, n_examples=c.e1.n_examples, **extra)
 
     def _run_e1(self, unit: Unit, step: Progress) -> dict[str, Any]:
         from steerid.experiments import orthogonal

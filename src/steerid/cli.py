@@ -330,7 +330,7 @@ def _print_outcome(outcome, quiet: bool) -> None:
 
         table = Table(title="summary (TOST of v+v⊥ vs v; p Holm-adjusted across the audit)", box=box.SIMPLE_HEAD)
         for col in SUMMARY_HEADER:
-            table.add_column(col, justify="left" if col in ("trait", "cell", "verdict", "sign") else "right")
+            table.add_column(col, justify="left" if col in ("trait", "cell", "verdict (d_z)", "verdict ±ε of v (p Holm)", "sign") else "right")
         for row in summary_table_rows(outcome.summary):
             table.add_row(*row)
         # piped (e.g. `make demo | tee`): rich would assume 80 columns and fold every cell

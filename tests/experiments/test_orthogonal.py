@@ -78,3 +78,22 @@ def test_e1_runs_end_to_end_on_tiny_model(llama_lm):
     assert result.condition_rows()
     again = run(cfg, ctx, measures).to_dict()
     assert json.dumps(again, sort_keys=True) == json.dumps(result.to_dict(), sort_keys=True)
+
+
+def test_relative_margin_decides_where_the_dz_margin_cannot():
+    """n = 12: the d_z TOST is underpowered whatever the data, the ratio TOST is not when effects are precise."""
+    rng = np.random.default_rng(4)
+    conds = e1_conditions(np.eye(8)[0], 1.0, rhos=(1.0,), n_draws=4)
+    cfg = E1Config(rhos=(1.0,), n_draws=4, margin_rel=0.2)
+    _, fams = analyse(_runs(conds, 12, 1.0, rng), cfg, "trait")
+    assert {f["verdict"] for f in fams} <= {"inconclusive (underpowered)", "equivalent"}
+    assert {f["verdict_relative"] for f in fams} == {"equivalent"}
+    assert all(0.8 < f["tost_relative"]["ratio"] < 1.2 for f in fams)
+    # positive control: v⊥ adds half of v's effect in the + direction -> ratio 1.5 (+v) / 0.5 (−v)
+    _, fams = analyse(_runs(conds, 12, 1.0, rng, perp_effect=0.5), cfg, "trait")
+    assert {f["verdict_relative"] for f in fams} == {"not equivalent"}
+    _, fams = analyse(_runs(conds, 12, 0.0, rng), cfg, "trait")
+    assert {f["verdict_relative"] for f in fams} == {"not steering"}
+    assert all(f["tost_relative"] is None for f in fams)
+    _, fams = analyse(_runs(conds, 12, 1.0, rng), E1Config(rhos=(1.0,), n_draws=4, margin_rel=None), "trait")
+    assert all(f["tost_relative"] is None and f["verdict_relative"] is None for f in fams)

@@ -5,6 +5,9 @@
 - *Equivalence* of two conditions a, b: paired TOST on score_a − score_b with margin ±δ·sd
   (d_z units, default δ = 0.2) — both one-sided p-values, the 90 % CI, power and the n needed.
 - *Relative efficacy*: mean shift(a) / mean shift(b) with a paired bootstrap CI.
+- *Relative equivalence*: paired ratio TOST (:func:`steerid.stats.ratio_tost_paired`) — is
+  shift(a) within (1 ± ε)·shift(b)? Its power depends on how precisely the two effects are
+  measured, not on a fixed n ≳ (t/δ)² as the d_z margin's does.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Any
 import numpy as np
 from scipy import stats as sps
 
-from steerid.stats import bootstrap_ci, cohens_dz, paired_ratio_ci, paired_tost, tost_power_paired
+from steerid.stats import bootstrap_ci, cohens_dz, paired_ratio_ci, paired_tost, ratio_tost_paired, tost_power_paired
 
 VERDICTS = ("not steering", "equivalent", "not equivalent", "inconclusive (underpowered)", "inconclusive")
 
@@ -53,6 +56,26 @@ def equivalence(a: np.ndarray, b: np.ndarray, *, margin_dz: float = 0.2, alpha: 
 def relative_efficacy(shift_a: np.ndarray, shift_b: np.ndarray, *, seed: int = 0) -> dict[str, Any]:
     """mean(shift_a) / mean(shift_b) with a paired bootstrap CI."""
     return paired_ratio_ci(shift_a, shift_b, seed=seed, n_resamples=2000).to_dict()
+
+
+def relative_equivalence(shift_a: np.ndarray, shift_b: np.ndarray, *, margin: float, alpha: float = 0.05) -> dict[str, Any]:
+    """Paired ratio TOST: is mean shift(a) within (1 ± margin)·mean shift(b)?"""
+    return ratio_tost_paired(shift_a, shift_b, margin=margin, alpha=alpha).to_dict()
+
+
+def verdict_relative(steers: bool, test: dict[str, Any] | None, adjusted_p: float, alpha: float = 0.05) -> str:
+    """Verdict of the relative-margin test after multiplicity correction.
+
+    not steering: v does not beat ``none``; equivalent: Holm-adjusted ratio-TOST p < α;
+    not equivalent: the ratio is shown to lie outside 1 ± ε (``p_outside`` < α); else inconclusive.
+    """
+    if not steers or test is None:
+        return "not steering"
+    if adjusted_p < alpha:
+        return "equivalent"
+    if test["p_outside"] < alpha:
+        return "not equivalent"
+    return "inconclusive"
 
 
 def verdict(steers: bool, tost: dict[str, Any], adjusted_p: float, alpha: float = 0.05) -> str:

@@ -15,6 +15,9 @@ Reported per (sign, ρ):
     equivalence can hold for one v⊥ and fail for another, so the spread over draws is reported;
   * relative efficacy shift(s·v + v⊥) / shift(s·v) on the draw-averaged shift, bootstrap CI;
   * a verdict: not steering / equivalent / not equivalent / inconclusive (underpowered);
+  * the relative test (``margin_rel`` = ε): paired ratio TOST of the draw-averaged shift of
+    s·v + v⊥ against the shift of s·v — equivalent when it lies within (1 ± ε) of v's own effect
+    (Holm across the unit's families), with its own verdict ``verdict_relative``;
   * the same TOST on every secondary measure (continuation log-likelihood under the unsteered
     model, other traits' scorers), since a v⊥ may keep the target score but change another aspect;
 plus efficacy of v⊥ alone and of an equal-norm random direction (controls).
@@ -28,7 +31,15 @@ from typing import Any
 
 import numpy as np
 
-from steerid.experiments.analysis import efficacy, equivalence, planned_power, relative_efficacy, verdict
+from steerid.experiments.analysis import (
+    efficacy,
+    equivalence,
+    planned_power,
+    relative_efficacy,
+    relative_equivalence,
+    verdict,
+    verdict_relative,
+)
 from steerid.experiments.base import ExperimentContext, jsonable
 from steerid.experiments.conditions import ConditionRuns, ScoreFn, e1_conditions, run_conditions
 from steerid.stats import holm, tost_sample_size_paired, wilson_ci
@@ -43,6 +54,7 @@ class E1Config:
     n_draws: int = 8
     signs: tuple[int, ...] = (1, -1)
     margin_dz: float = 0.2
+    margin_rel: float | None = 0.2
     test_alpha: float = 0.05
     max_new_tokens: int = 32
     greedy: bool = False
@@ -109,6 +121,9 @@ def analyse(runs: ConditionRuns, config: E1Config, primary: str, seed: int = 0) 
                 "draws": [{"condition": c.name, "tost": t} for c, t in zip(members, tosts)],
                 "relative_efficacy": relative_efficacy(avg - none[primary], shift_v, seed=seed)
                 if abs(shift_v.mean()) > 0 else None,
+                "tost_relative": relative_equivalence(avg - none[primary], shift_v, margin=config.margin_rel,
+                                                      alpha=config.test_alpha)
+                if config.margin_rel and steers and abs(shift_v.mean()) > 0 else None,
                 "secondary": secondary,
             })
     # Holm across the unit's family-level TOSTs (signs × ρ), then verdicts
@@ -118,6 +133,14 @@ def analyse(runs: ConditionRuns, config: E1Config, primary: str, seed: int = 0) 
         passed = sum(d["tost"]["equivalent"] for d in f["draws"])
         f["fraction_pass"] = wilson_ci(passed, len(f["draws"])).to_dict() if f["draws"] else None
         f["verdict"] = verdict(f["steers"], f["tost"], float(p), config.test_alpha)
+    relative = [f for f in families if f.get("tost_relative")]
+    adjusted = holm([f["tost_relative"]["p_tost"] for f in relative], alpha=config.test_alpha).p_adjusted if relative else []
+    for f, p in zip(relative, adjusted):
+        f["tost_relative"]["p_tost_holm"] = float(p)
+    for f in families:
+        rel = f.get("tost_relative")
+        f["verdict_relative"] = (verdict_relative(f["steers"], rel, rel["p_tost_holm"] if rel else 1.0, config.test_alpha)
+                                 if config.margin_rel else None)
     return eff, families
 
 

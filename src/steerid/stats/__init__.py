@@ -24,6 +24,7 @@ from steerid.stats.power import (
     tost_sample_size_paired,
 )
 from steerid.stats.proportion import wilson_ci
+from steerid.stats.ratio_tost import RatioTostResult, ratio_tost_paired
 from steerid.stats.tost import IndependentTostResult, TostResult, independent_tost, paired_tost
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "Interval",
     "MultipleTestResult",
     "RatioInterval",
+    "RatioTostResult",
     "TostResult",
     "benjamini_hochberg",
     "bootstrap_ci",
@@ -43,6 +45,7 @@ __all__ = [
     "noncentrality_ci",
     "paired_ratio_ci",
     "paired_tost",
+    "ratio_tost_paired",
     "power_paired_t",
     "sample_size_paired_t",
     "tost_power_ind",

@@ -334,7 +334,7 @@ def _print_outcome(outcome, quiet: bool) -> None:
         for row in summary_table_rows(outcome.summary):
             table.add_row(*row)
         # piped (e.g. `make demo | tee`): rich would assume 80 columns and fold every cell
-        (console if console.is_terminal else Console(width=150)).print(table)
+        (console if console.is_terminal else Console(width=200)).print(table)
     extra = f", {outcome.n_unavailable} unavailable" if outcome.n_unavailable else ""
     print(f"steerid: {outcome.n_run} unit(s) run, {outcome.n_skipped} already done{extra}, "
           f"{outcome.wall_seconds:.0f} s", file=sys.stderr)

@@ -116,6 +116,9 @@ def slow_atomic_write(target: str, ready: str, n_chunks: int = 200) -> None:
 
 
 def main() -> None:
+    # Ctrl-C is tested as a foreground audit sees it. A suite started in the background of a
+    # non-interactive shell (`pytest &`) inherits SIGINT ignored, and Python then keeps it ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

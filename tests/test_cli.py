@@ -38,3 +38,17 @@ def test_extract_then_steer_with_compare(tmp_path, capsys):
     text = _run(["steer", "tiny:llama", "--vector", str(out), "--prompt", "hi", "--compare", "--max-new-tokens", "3"],
                 capsys).out
     assert text.count("‖Δ‖") == 3 and "none" in text and "-v" in text
+
+
+def test_recover_gauge_in_the_fisher_basis_records_it(tmp_path, capsys):
+    vec = tmp_path / "v.safetensors"
+    _run(["extract", "tiny:llama", "--trait", "sentiment", "--layer", "1", "--out", str(vec)], capsys)
+    out = tmp_path / "canon.safetensors"
+    text = _run(["recover", "tiny:llama", "--vector", str(vec), "--constraint", "gauge", "--basis", "fisher",
+                 "--variance", "0.9", "--out", str(out)], capsys).out
+    canonical = SteeringVector.load(out)
+    assert canonical.provenance.method == "mean_diff+gauge"
+    assert canonical.provenance.method_params["gauge"]["basis"] == "fisher" and "fisher_points" in text
+    with pytest.raises(SystemExit) as info:
+        main(["recover", "tiny:llama", "--vector", str(vec), "--basis", "gram", "--out", str(out)])
+    assert info.value.code == 2 and "unknown gauge basis" in capsys.readouterr().err

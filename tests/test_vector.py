@@ -56,3 +56,18 @@ def test_compatibility_checks(llama_lm, caplog):
     assert "not" in caplog.text
     with pytest.raises(VectorError, match="extracted from weights"):
         other.check_compatible(info, strict=True)
+
+
+def test_header_length_starting_with_pickle_byte_still_loads(tmp_path):
+    """A safetensors header of 128 + 256·k bytes begins with 0x80, pickle's first byte: not a pickle."""
+    import struct
+
+    v = SteeringVector.from_array(np.arange(1, 49, dtype=float), _prov(trait="sentiment"))
+    for pad in range(300):
+        path = v.with_provenance(trait="sentiment" + "x" * pad).save(tmp_path / "v.safetensors")
+        if path.read_bytes()[0] == 0x80:
+            break
+    else:
+        pytest.fail("no padding gave a header length ≡ 0x80 (mod 256)")
+    assert struct.unpack("<Q", path.read_bytes()[:8])[0] % 256 == 0x80
+    assert SteeringVector.load(path).provenance.trait.startswith("sentiment")

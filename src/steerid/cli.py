@@ -418,7 +418,8 @@ def recover(
     vector: Annotated[Path, typer.Option("--vector", help="a steerid .safetensors vector")] = Path("vector.safetensors"),
     constraint: Annotated[str, typer.Option("--constraint", help="gauge, sparse, multienv, crosslayer or ica")] = "gauge",
     trait: Annotated[Optional[str], typer.Option("--trait", help="trait whose data feed the constraint (default: the vector's)")] = None,
-    variance: Annotated[float, typer.Option("--variance", help="gauge: fraction of activation variance kept")] = 0.95,
+    variance: Annotated[float, typer.Option("--variance", help="gauge: fraction of the basis' variance kept")] = 0.95,
+    basis: Annotated[str, typer.Option("--basis", help="gauge: covariance (activation row space) or fisher (output-Fisher row space)")] = "covariance",
     out: Annotated[Path, typer.Option("--out", help="output .safetensors path")] = Path("canonical.safetensors"),
     strict: Annotated[bool, typer.Option("--strict")] = False,
     dtype: DtypeOpt = "float32",
@@ -433,10 +434,12 @@ def recover(
         raise DataError(f"output '{out}' must end in .safetensors", "e.g. --out canonical.safetensors")
     if not (0.0 < variance <= 1.0):
         raise DataError(f"--variance must be in (0, 1], got {variance}", "e.g. --variance 0.95")
+    if basis not in ("covariance", "fisher"):
+        raise DataError(f"unknown gauge basis '{basis}'", "use --basis covariance or --basis fisher")
     source = SteeringVector.load(vector)
     lm = _load(model, dtype)
     source.check_compatible(lm.info, strict=strict)
-    params = {"variance": variance} if constraint == "gauge" else None
+    params = {"variance": variance, "basis": basis} if constraint == "gauge" else None
     with err_console.status(f"recovering under {constraint}…"):
         new, report = recover_vector(lm, source, constraint, trait=trait, params=params)
     new.save(out)

@@ -118,15 +118,18 @@ class SteeringVector:
             raise VectorError(f"vector file '{file}' does not exist", "check the path")
         try:
             with open(file, "rb") as handle:
-                head = handle.read(8)
+                head = handle.read(9)
         except OSError as exc:
             raise VectorError(f"cannot read vector file '{file}' ({exc.strerror})", "check its permissions") from exc
-        if head.startswith(_PICKLE_MAGIC):
+        # a safetensors file starts with its JSON header's length (u64, little endian) and then "{";
+        # only what is not one is checked for pickle magic (a header of 128 + 256·k bytes starts with 0x80)
+        looks_safetensors = len(head) == 9 and head[8:9] == b"{" and 8 + struct.unpack("<Q", head[:8])[0] <= file.stat().st_size
+        if not looks_safetensors and head.startswith(_PICKLE_MAGIC):
             raise VectorError(
                 f"'{file}' is a pickle/torch.save file, which steerid never loads",
                 "convert it to safetensors (see steerid import)",
             )
-        if len(head) < 8 or struct.unpack("<Q", head)[0] > file.stat().st_size:
+        if not looks_safetensors:
             raise VectorError(f"'{file}' is not a valid safetensors file", "re-save the vector")
         try:
             tensors = load_file(str(file))

@@ -144,6 +144,16 @@ class TeacherForcedChunk:
     mask: torch.Tensor  # (b, C) bool, real continuation tokens
 
 
+def _right_pad(rows: Sequence[Sequence[int]], width: int, pad: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-pad token rows to ``width``: ids and a 0/1 mask of the real tokens."""
+    ids = torch.full((len(rows), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, row in enumerate(rows):
+        ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
+        mask[i, : len(row)] = 1
+    return ids, mask
+
+
 def teacher_forced(lm: LoadedModel, prompts: Sequence[str], continuations: Sequence[str] | Sequence[Sequence[int]], *,
                    site: Site | None = None, deltas=None, scope: Scope = "all", batch_size: int = 16,
                    add_special_tokens: bool = True, share_prefix: bool = True) -> Iterator[TeacherForcedChunk]:
@@ -177,11 +187,7 @@ def teacher_forced(lm: LoadedModel, prompts: Sequence[str], continuations: Seque
         width = max(1, max(len(c) for c in conts))
         b, rest = left.input_ids.shape
         p = shared + rest
-        right = torch.full((b, width), pad, dtype=torch.long)
-        right_mask = torch.zeros((b, width), dtype=torch.long)
-        for i, c in enumerate(conts):
-            right[i, : len(c)] = torch.tensor(c, dtype=torch.long)
-            right_mask[i, : len(c)] = 1
+        right, right_mask = _right_pad(conts, width, pad)
         input_ids = torch.cat([left.input_ids, right], dim=1)
         mask = torch.cat([torch.ones((b, shared), dtype=torch.long), left.attention_mask, right_mask], dim=1)
         inputs = dict(input_ids=input_ids, attention_mask=mask, position_ids=position_ids_from_mask(mask)[:, shared:])
@@ -265,11 +271,7 @@ def continuation_logprobs(lm: LoadedModel, prompts: Sequence[str], continuation_
 
         conts = [c for i in range(part.start, part.stop) for c in cont_ids[i]]
         width = max(1, max(len(c) for c in conts))
-        right = torch.full((b * k, width), pad, dtype=torch.long)
-        right_mask = torch.zeros((b * k, width), dtype=torch.long)
-        for i, c in enumerate(conts):
-            right[i, : len(c)] = torch.tensor(c, dtype=torch.long)
-            right_mask[i, : len(c)] = 1
+        right, right_mask = _right_pad(conts, width, pad)
         mask = torch.cat([prompt_mask.repeat_interleave(k, dim=0), right_mask], dim=1)
         inputs = {"input_ids": right, "attention_mask": mask, "position_ids": position_ids_from_mask(mask)[:, p:],
                   cache_key: cache, "use_cache": True}

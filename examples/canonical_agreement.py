@@ -34,7 +34,7 @@ import numpy as np
 from steerid.canonicalize import fisher_eigenpairs, pair_formats, recover_vector
 from steerid.capture import token_moments
 from steerid.experiments.directions import orthogonal_perturbation
-from steerid.extract.pipeline import pair_activations
+from steerid.extract.pipeline import extract_vector, pair_activations
 from steerid.extract.registry import make_extractor
 from steerid.io import atomic_write_text
 from steerid.models import Site, load_model
@@ -89,7 +89,7 @@ def trait_agreement(lm, trait: str, site: Site, *, rho: float, n_draws: int, see
             "across_methods": _pairwise([c(x) for x in methods.values()]),
             "across_environments": _pairwise([c(x) for x in formats.values()]),
         }
-    vector = _steering_vector(lm, v, trait, site)
+    vector = extract_vector(lm, pairs, site, trait=trait, activations=(pos, neg))  # v with its provenance
     structural = {}
     for constraint, params in (("multienv", None), ("crosslayer", None), ("ica", None), ("sparse", {"n_resamples": 20})):
         new, report = recover_vector(lm, vector, constraint, params=params)
@@ -100,14 +100,6 @@ def trait_agreement(lm, trait: str, site: Site, *, rho: float, n_draws: int, see
             "n_cov_tokens": moments.n, "fisher": fisher_info, "canonicalisers": rows, "structural": structural,
             "method_names": list(methods), "environment_names": list(formats),
             "seconds": time.perf_counter() - start}
-
-
-def _steering_vector(lm, direction: np.ndarray, trait: str, site: Site):
-    from steerid.extract.pipeline import extract_vector
-
-    base = extract_vector(lm, list(load_trait(trait).pairs), site, trait=trait)
-    assert abs(float(base.direction @ direction)) > 0.999  # the same mean-difference vector
-    return base
 
 
 def main() -> None:

@@ -42,7 +42,7 @@ def test_prefix_is_really_shared_and_steering_still_matters(llama_lm):
     ids = [lm.tokenizer(p)["input_ids"] for p in PROMPTS]
     deltas = torch.zeros(4, lm.info.hidden_size)
     deltas[1:] = 5.0
-    prefix = shared_prefix(lm, ids, site=Site(1), rows=deltas, scope="all")
+    prefix = shared_prefix(lm, ids, site=Site(1), rows=deltas, scope="all", longest_row=100)
     assert prefix is not None and prefix.length >= len(lm.tokenizer(HEADER)["input_ids"]) - 2
     assert prefix.group.tolist() == [0, 1, 1, 1]  # one cache row per distinct delta
     steered = continuation_logprob(lm, PROMPTS, CONTS, site=Site(1), deltas=deltas)
@@ -55,7 +55,7 @@ def test_prefix_is_really_shared_and_steering_still_matters(llama_lm):
 def test_no_prefix_when_prompts_differ_at_once(llama_lm):
     lm = llama_lm
     ids = [[5, 6, 7, 8, 9], [6, 6, 7, 8, 9]]
-    assert shared_prefix(lm, ids, site=None, rows=None, scope="all") is None
+    assert shared_prefix(lm, ids, site=None, rows=None, scope="all", longest_row=10) is None
 
 
 def test_sliding_window_models_fall_back_when_a_window_could_cut_a_row():

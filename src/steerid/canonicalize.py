@@ -53,7 +53,8 @@ def _with(vector: SteeringVector, direction: np.ndarray, constraint: str, params
     return SteeringVector(direction=direction, norm=vector.norm, provenance=provenance)
 
 
-def _formats(lm: LoadedModel, pairs: list[ContrastivePair]) -> dict[str, list[ContrastivePair]]:
+def pair_formats(lm: LoadedModel, pairs: list[ContrastivePair]) -> dict[str, list[ContrastivePair]]:
+    """The pairs in three formats (chat turn, reply alone, base-model Q/A): the multienv environments."""
     bare = [ContrastivePair(id=p.id, prompt=None, positive=p.positive, negative=p.negative) for p in pairs]
     base = [ContrastivePair(id=p.id, prompt=None, positive=f"Question: {p.prompt}\nAnswer: {p.positive}",
                             negative=f"Question: {p.prompt}\nAnswer: {p.negative}") for p in pairs if p.prompt]
@@ -70,11 +71,6 @@ def fisher_eigenpairs(lm: LoadedModel, site: Site, prompts: list[str], *, batch_
                            batch_size=batch_size, method="lanczos" if k < lm.info.hidden_size - 1 else "auto", k=k)
     return (spec.eigenvalues, spec.eigenvectors), {"fisher_prompts": spec.n_prompts, "fisher_points": spec.n_positions,
                                                    "fisher_k": spec.k}
-
-
-def pair_formats(lm: LoadedModel, pairs: list[ContrastivePair]) -> dict[str, list[ContrastivePair]]:
-    """The pairs in three formats (chat turn, reply alone, base-model Q/A): the multienv environments."""
-    return _formats(lm, pairs)
 
 
 def recover_vector(lm: LoadedModel, vector: SteeringVector, constraint: str, *, trait: str | None = None,
@@ -115,7 +111,7 @@ def recover_vector(lm: LoadedModel, vector: SteeringVector, constraint: str, *, 
                       diagnosis=model.diagnosis_)
     elif constraint == "multienv":
         envs = {name: pair_activations(lm, ps, [site], batch_size=batch_size)[site]
-                for name, ps in _formats(lm, pairs).items()}
+                for name, ps in pair_formats(lm, pairs).items()}
         model.fit(envs)
         new = _with(vector, model.direction_, constraint, {"shared": model.shared_})
         report.update(environments=model.names_, cosines=model.cosines_, shared=model.shared_,

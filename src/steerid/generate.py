@@ -27,7 +27,7 @@ from steerid.batching import check_texts, chunks, encode, left_pad, position_ids
 from steerid.errors import DataError
 from steerid.models.loader import LoadedModel
 from steerid.models.site import Site
-from steerid.prefix import accepts_logits_to_keep, cache_argument, fits_attention_window, shared_prefix
+from steerid.prefix import accepts_logits_to_keep, cache_argument, shared_prefix
 from steerid.steer import Scope, as_deltas, steering
 
 
@@ -177,8 +177,7 @@ def teacher_forced(lm: LoadedModel, prompts: Sequence[str], continuations: Seque
     rows = _row_deltas(deltas, len(prompts), lm.info.hidden_size)
     pad = lm.tokenizer.pad_token_id
     longest = max(len(ids) for ids in prompt_ids) + max(1, max(len(c) for c in cont_ids))
-    share_prefix = share_prefix and fits_attention_window(lm, longest)
-    prefix = shared_prefix(lm, prompt_ids, site=site, rows=rows, scope=scope) if share_prefix else None
+    prefix = shared_prefix(lm, prompt_ids, site=site, rows=rows, scope=scope, longest_row=longest) if share_prefix else None
     shared = prefix.length if prefix is not None else 0
     keep = accepts_logits_to_keep(lm)
     for part in chunks(len(prompt_ids), batch_size):
@@ -245,8 +244,7 @@ def continuation_logprobs(lm: LoadedModel, prompts: Sequence[str], continuation_
     rows = _row_deltas(deltas, len(prompts), lm.info.hidden_size)
     pad = lm.tokenizer.pad_token_id
     longest = max(len(ids) for ids in prompt_ids) + max(1, max(len(c) for s in cont_ids for c in s))
-    prefix = (shared_prefix(lm, prompt_ids, site=site, rows=rows, scope=scope)
-              if share_prefix and fits_attention_window(lm, longest) else None)
+    prefix = shared_prefix(lm, prompt_ids, site=site, rows=rows, scope=scope, longest_row=longest) if share_prefix else None
     shared = prefix.length if prefix is not None else 0
     cache_key = cache_argument(lm)
     keep = accepts_logits_to_keep(lm)

@@ -81,15 +81,17 @@ class SharedPrefix:
 
 
 def shared_prefix(lm: LoadedModel, sequences: Sequence[Sequence[int]], *, site: Site | None,
-                  rows: torch.Tensor | None, scope: Scope) -> SharedPrefix | None:
+                  rows: torch.Tensor | None, scope: Scope, longest_row: int) -> SharedPrefix | None:
     """Run the common prefix of ``sequences`` once per distinct row delta; None when there is no
-    prefix worth sharing (fewer than ``MIN_SHARED_TOKENS`` tokens) or the model keeps no cache.
+    prefix worth sharing (fewer than ``MIN_SHARED_TOKENS`` tokens), when a sliding attention
+    window could cut a row of ``longest_row`` positions (:func:`fits_attention_window`), or when
+    the model keeps no cache.
 
     Every prefix position precedes the prompt's end, so it is steered under scopes ``all`` and
     ``prompt`` and unsteered under ``generated``.
     """
     length = common_prefix_length(sequences)
-    if length < MIN_SHARED_TOKENS:
+    if length < MIN_SHARED_TOKENS or not fits_attention_window(lm, longest_row):
         return None
     steered = rows is not None and site is not None and scope != "generated"
     if steered:

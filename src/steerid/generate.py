@@ -9,6 +9,13 @@ with that row's *prompt* seed, so the same prompt under different steering condi
 the same random stream: conditions differ only through their logits (a paired design), and the
 result does not depend on which other rows share the batch.
 
+Two decode paths give these semantics: steerid's own engine (:mod:`steerid.decode`: static KV
+cache, shared prefill, finished rows dropped, counter-based noise keyed by (prompt seed, step,
+token) from :mod:`steerid.sampling`), used by default for the families it is tested on, and
+``model.generate`` with :class:`PerRowGumbelSampler` (per-row seeded generators), the reference
+(``engine="hf"``). Greedy tokens of the two are equal; sampled draws follow the same distribution
+with different noise.
+
 Only the continuation is returned (tokens after the prompt, cut at end-of-sequence), never the
 prompt text, so scorers can never score the prompt.
 """
@@ -23,18 +30,20 @@ import numpy as np
 import torch
 from transformers import GenerationConfig, LogitsProcessor, LogitsProcessorList
 
+from steerid import decode as engine_module
 from steerid.batching import check_texts, chunks, encode, left_pad, position_ids_from_mask
 from steerid.errors import DataError
 from steerid.models.loader import LoadedModel
 from steerid.models.site import Site
 from steerid.prefix import accepts_logits_to_keep, cache_argument, shared_prefix
+from steerid.sampling import Sampling
 from steerid.steer import Scope, as_deltas, steering
 
 
 class PerRowGumbelSampler(LogitsProcessor):
     """Turns greedy decoding into per-row seeded sampling (temperature and nucleus)."""
 
-    def __init__(self, seeds: Sequence[int], temperature: float = 1.0, top_p: float = 1.0) -> None:
+    def __init__(self, seeds: Sequence[int], temperature: float = 1.0, top_p: float = 1.0, top_k: int = 0) -> None:
         if temperature <= 0:
             raise DataError(f"temperature must be > 0, got {temperature}", "use --greedy for temperature 0")
         if not 0 < top_p <= 1:
@@ -42,9 +51,13 @@ class PerRowGumbelSampler(LogitsProcessor):
         self.generators = [torch.Generator().manual_seed(int(s)) for s in seeds]
         self.temperature = temperature
         self.top_p = top_p
+        self.top_k = top_k
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.Tensor) -> torch.Tensor:
         logits = scores.float() / self.temperature
+        if 0 < self.top_k < logits.shape[-1]:
+            kth = torch.topk(logits, self.top_k, dim=-1).values[:, -1:]
+            logits = logits.masked_fill(logits < kth, float("-inf"))
         if self.top_p < 1.0:
             sorted_logits, order = logits.sort(dim=-1, descending=True)
             cumulative = sorted_logits.softmax(-1).cumsum(-1)
@@ -85,7 +98,8 @@ def _row_deltas(deltas, n: int, hidden: int) -> torch.Tensor | None:
 
 def generate(lm: LoadedModel, prompts: Sequence[str], *, site: Site | None = None, deltas=None, scope: Scope = "all",
              max_new_tokens: int = 32, greedy: bool = True, temperature: float = 1.0, top_p: float = 1.0,
-             seeds: Sequence[int] | None = None, batch_size: int = 64, add_special_tokens: bool = True) -> Generation:
+             top_k: int = 0, seeds: Sequence[int] | None = None, batch_size: int = 64, add_special_tokens: bool = True,
+             engine: str = "auto", dtype: str = "model") -> Generation:
     """Generate continuations, optionally steered with one displacement per prompt.
 
     Args:
@@ -93,8 +107,14 @@ def generate(lm: LoadedModel, prompts: Sequence[str], *, site: Site | None = Non
         site, deltas: steering site and ``(d,)`` or ``(n_prompts, d)`` displacements (α included).
         scope: steering scope (see :mod:`steerid.steer`).
         greedy: argmax decoding; otherwise seeded sampling with ``temperature``/``top_p``.
+        top_k: sample among the k most likely tokens (0 = the whole vocabulary).
         seeds: one sampling seed per prompt (common random numbers across conditions).
         batch_size: rows per forward pass.
+        engine: ``auto`` (steerid's decode engine where the family is supported, else HF),
+            ``steerid`` or ``hf`` (``model.generate``, the reference).
+        dtype: ``model`` (the model's own), ``auto`` (bfloat16 where the device computes it
+            natively, see :func:`steerid.decode.choose_dtype`), ``float32`` or ``bfloat16``; a
+            copy of the model in that dtype decodes, the model itself is untouched.
     """
     prompts = check_texts(prompts, "prompts")
     if max_new_tokens < 1:
@@ -113,6 +133,16 @@ def generate(lm: LoadedModel, prompts: Sequence[str], *, site: Site | None = Non
             "shorten the prompt or lower --max-new-tokens",
         )
     eos = _eos_ids(lm)
+    if engine not in ("auto", "steerid", "hf"):
+        raise DataError(f"unknown decode engine '{engine}'", "use auto, steerid or hf")
+    if dtype != "model":
+        lm = engine_module.in_dtype(lm, engine_module.choose_dtype(dtype, lm.device))
+    if engine == "steerid" or (engine == "auto" and engine_module.supports(lm)):
+        sampling = Sampling(greedy=greedy, temperature=temperature, top_k=top_k, top_p=top_p)
+        tokens = engine_module.decode(lm, ids, site=site, deltas=rows, scope=scope, max_new_tokens=max_new_tokens,
+                                      sampling=sampling, seeds=seeds, eos=eos, batch_size=batch_size)
+        texts = [lm.tokenizer.decode(row, skip_special_tokens=True) for row in tokens]
+        return Generation(texts=texts, tokens=tokens)
     pad = lm.tokenizer.pad_token_id
     config = GenerationConfig(max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
                               pad_token_id=pad, eos_token_id=eos)
@@ -122,7 +152,7 @@ def generate(lm: LoadedModel, prompts: Sequence[str], *, site: Site | None = Non
         batch = left_pad(ids[part], pad)
         processors = LogitsProcessorList()
         if not greedy:
-            processors.append(PerRowGumbelSampler(seeds[part], temperature, top_p))  # type: ignore[index]
+            processors.append(PerRowGumbelSampler(seeds[part], temperature, top_p, top_k))  # type: ignore[index]
         context = steering(lm, site, rows[part], scope=scope) if rows is not None else nullcontext()
         with context, torch.inference_mode():
             out = lm.model.generate(input_ids=batch.input_ids, attention_mask=batch.attention_mask,

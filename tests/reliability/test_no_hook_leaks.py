@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import torch
 
+from steerid import decode as decode_module
 from steerid.batching import left_pad
 from steerid.capture import capture
 from steerid.errors import VectorError
@@ -165,6 +166,7 @@ def test_fault_in_the_tokenizer(lm, reference, fault, monkeypatch):
 
 @pytest.mark.parametrize("fault", FAULTS, ids=FAULT_IDS)
 def test_fault_in_a_logits_processor_mid_sampling(lm, reference, fault, monkeypatch):
+    """The reference path's logits processor raises on its second call."""
     original = PerRowGumbelSampler.__call__
     calls = {"n": 0}
 
@@ -176,8 +178,30 @@ def test_fault_in_a_logits_processor_mid_sampling(lm, reference, fault, monkeypa
 
     monkeypatch.setattr(PerRowGumbelSampler, "__call__", flaky)
     with pytest.raises(type(fault)):
-        generate(lm, PROMPTS, site=SITE, deltas=_delta(lm), greedy=False, seeds=[0, 1, 2], max_new_tokens=5)
+        generate(lm, PROMPTS, site=SITE, deltas=_delta(lm), greedy=False, seeds=[0, 1, 2], max_new_tokens=5,
+                 engine="hf")
     monkeypatch.undo()
+    assert_pristine(lm, reference)
+
+
+@pytest.mark.parametrize("fault", FAULTS, ids=FAULT_IDS)
+def test_fault_in_the_engine_sampler_mid_decode(lm, reference, fault, monkeypatch):
+    """steerid's decode engine: its sampler raises at the third step, inside a steered decode step."""
+    original = decode_module.sample_next
+    calls = {"n": 0}
+
+    def flaky(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            _raise(fault)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(decode_module, "sample_next", flaky)
+    with pytest.raises(type(fault)):
+        generate(lm, PROMPTS, site=SITE, deltas=_delta(lm), greedy=False, seeds=[0, 1, 2], max_new_tokens=5,
+                 engine="steerid")
+    monkeypatch.undo()
+    assert calls["n"] == 3
     assert_pristine(lm, reference)
 
 

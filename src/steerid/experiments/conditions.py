@@ -84,20 +84,27 @@ class ConditionRuns:
 
 def run_conditions(ctx: ExperimentContext, conditions: Sequence[Condition], measures: dict[str, ScoreFn], *,
                    max_new_tokens: int = 32, greedy: bool = False, temperature: float = 0.7, top_p: float = 1.0,
-                   loglik: bool = True) -> ConditionRuns:
+                   top_k: int = 0, dtype: str = "model", loglik: bool = True,
+                   prompts: slice | None = None) -> ConditionRuns:
     """Generate every prompt under every condition in shared batches and score the continuations.
 
     ``loglik`` adds the measure ``loglik``: the mean per-token log-probability of each
-    continuation under the *unsteered* model (a coherence / fluency check).
+    continuation under the *unsteered* model (a coherence / fluency check). ``prompts`` runs only
+    that slice of ``ctx.prompts`` (a look of a sequential test); seeds and the prompt indices the
+    measures receive stay those of the whole list, so a prompt's draw does not depend on the look.
+    ``dtype`` is the decode dtype (see :func:`steerid.generate.generate`).
     """
-    n_p, n_c = len(ctx.prompts), len(conditions)
-    rows = [ctx.prompts[p] for p in range(n_p) for _ in range(n_c)]
+    part = prompts if prompts is not None else slice(0, len(ctx.prompts))
+    chosen = list(range(len(ctx.prompts)))[part]
+    n_p, n_c = len(chosen), len(conditions)
+    rows = [ctx.prompts[p] for p in chosen for _ in range(n_c)]
     deltas = np.stack([conditions[c].delta for _ in range(n_p) for c in range(n_c)])
-    seeds = [ctx.seed * 1_000_003 + p for p in range(n_p) for _ in range(n_c)]
+    seeds = [ctx.seed * 1_000_003 + p for p in chosen for _ in range(n_c)]
     out = generate(ctx.lm, rows, site=ctx.site, deltas=deltas, greedy=greedy, temperature=temperature,
-                   top_p=top_p, seeds=seeds, max_new_tokens=max_new_tokens, batch_size=ctx.batch_size)
+                   top_p=top_p, top_k=top_k, seeds=seeds, max_new_tokens=max_new_tokens, batch_size=ctx.batch_size,
+                   dtype=dtype)
     texts = [[out.texts[p * n_c + c] for p in range(n_p)] for c in range(n_c)]
-    prompt_index = np.repeat(np.arange(n_p), 1)
+    prompt_index = np.asarray(chosen)
     scores: dict[str, np.ndarray] = {}
     for name, fn in measures.items():
         flat = [t for row in texts for t in row]
@@ -105,7 +112,7 @@ def run_conditions(ctx: ExperimentContext, conditions: Sequence[Condition], meas
         scores[name] = values.reshape(n_c, n_p)
     if loglik:
         safe = [t if t else " " for row in texts for t in row]
-        ll = continuation_logprob(ctx.lm, [ctx.prompts[p] for _ in range(n_c) for p in range(n_p)], safe,
+        ll = continuation_logprob(ctx.lm, [ctx.prompts[p] for _ in range(n_c) for p in chosen], safe,
                                   batch_size=ctx.batch_size, reduce="mean")
         scores["loglik"] = ll.reshape(n_c, n_p)
     return ConditionRuns(list(conditions), texts, scores)

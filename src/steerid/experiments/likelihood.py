@@ -13,6 +13,7 @@ condition, then both continuations from its cache; no sampling noise), so it rea
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +22,8 @@ import numpy as np
 
 from steerid.experiments.base import ExperimentContext, jsonable
 from steerid.experiments.conditions import Condition, ConditionRuns, e1_conditions
-from steerid.experiments.orthogonal import E1Config, analyse
+from steerid.experiments.draws import radius
+from steerid.experiments.orthogonal import E1Config, analyse, collect
 from steerid.generate import continuation_logprobs
 from steerid.stats import tost_sample_size_paired
 from steerid.experiments.analysis import planned_power
@@ -50,6 +52,10 @@ class LikelihoodResult:
     n_required: int | None
     efficacy: dict[str, dict[str, dict[str, Any]]]
     families: list[dict[str, Any]]
+    equivalence_radius: dict[str, Any] | None = None
+    sequential: dict[str, Any] | None = None
+    n_available: int | None = None
+    farthest_equivalent: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return jsonable({k: getattr(self, k) for k in self.__dataclass_fields__})
@@ -61,11 +67,21 @@ def run(config: E1Config, ctx: ExperimentContext) -> LikelihoodResult:
     scale = config.alpha_rel * ctx.token_norm
     conditions = e1_conditions(ctx.vector.direction, scale, rhos=config.rhos, n_draws=config.n_draws,
                                signs=config.signs, seed=ctx.seed)
-    scores = likelihood_scores(ctx, conditions, ctx.extra["positives"], ctx.extra["negatives"])
-    runs = ConditionRuns(conditions, [], {"likelihood": scores})
-    eff, families = analyse(runs, config, "likelihood", seed=ctx.seed)
-    n = len(ctx.prompts)
+    positives, negatives = ctx.extra["positives"], ctx.extra["negatives"]
+
+    def block(part: slice) -> ConditionRuns:
+        sub = dataclasses.replace(ctx, prompts=list(ctx.prompts[part]))
+        return ConditionRuns(conditions, [], {"likelihood": likelihood_scores(sub, conditions, positives[part],
+                                                                             negatives[part])})
+
+    runs, sequential, monitors = collect(block, len(ctx.prompts), conditions, "likelihood", config)
+    eff, families = analyse(runs, config, "likelihood", seed=ctx.seed, monitors=monitors)
+    n = runs.scores["likelihood"].shape[1]
     return LikelihoodResult(config=jsonable(config.__dict__), n_items=n, displacement_norm=scale,
                             planned_power=planned_power(n, config.margin_dz, config.test_alpha),
                             n_required=tost_sample_size_paired(config.margin_dz, alpha=config.test_alpha),
-                            efficacy=eff, families=families)
+                            efficacy=eff, families=families,
+                            equivalence_radius=radius(runs, conditions, "likelihood", config.signs, config.rhos,
+                                                      margin_dz=config.margin_dz, alpha=config.test_alpha,
+                                                      seed=ctx.seed),
+                            sequential=sequential, n_available=len(ctx.prompts))

@@ -42,6 +42,7 @@ from steerid.experiments.analysis import (
 )
 from steerid.experiments.base import ExperimentContext, jsonable
 from steerid.experiments.conditions import ConditionRuns, ScoreFn, e1_conditions, run_conditions
+from steerid.experiments.draws import draw_rows, holm_draws, look_sizes, radius, run_in_looks, summarise_family
 from steerid.stats import holm, tost_sample_size_paired, wilson_ci
 
 
@@ -59,7 +60,13 @@ class E1Config:
     max_new_tokens: int = 32
     greedy: bool = False
     temperature: float = 0.7
+    top_k: int = 0
+    top_p: float = 1.0
+    decode_dtype: str = "model"
     n_examples: int = 3
+    sequential: bool = False
+    first_look: int = 48
+    spending: str = "obrien-fleming"
 
 
 @dataclass
@@ -76,6 +83,9 @@ class E1Result:
     efficacy: dict[str, dict[str, dict[str, Any]]]
     families: list[dict[str, Any]]
     examples: list[dict[str, Any]] = field(default_factory=list)
+    equivalence_radius: dict[str, Any] | None = None
+    sequential: dict[str, Any] | None = None
+    n_available: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return jsonable({k: getattr(self, k) for k in self.__dataclass_fields__})
@@ -89,8 +99,18 @@ class E1Result:
         return rows
 
 
-def analyse(runs: ConditionRuns, config: E1Config, primary: str, seed: int = 0) -> tuple[dict, list[dict]]:
-    """Efficacy of every condition and the per-(sign, ρ) equivalence families."""
+def _sequential_record(monitor) -> dict[str, Any]:
+    result = monitor.result
+    return {"decision": result.decision, "stopping_n": result.stopping_n, "stop_look": result.stop_look,
+            "margin_dz": result.to_dict().get("margin_dz")}
+
+
+def analyse(runs: ConditionRuns, config: E1Config, primary: str, seed: int = 0,
+            monitors: dict | None = None) -> tuple[dict, list[dict]]:
+    """Efficacy of every condition, the per-(sign, ρ) families and each draw's own verdict.
+
+    ``monitors`` (condition name → :class:`steerid.stats.SequentialTost`) make each draw's
+    primary verdict the group-sequential decision (``draws[k]["sequential"]``)."""
     none = {m: runs.score(m, "none") for m in runs.scores}
     eff: dict[str, dict[str, dict[str, Any]]] = {m: {} for m in runs.scores}
     for m in runs.scores:
@@ -106,8 +126,10 @@ def analyse(runs: ConditionRuns, config: E1Config, primary: str, seed: int = 0) 
         steers = eff[primary][f"{tag}v"]["steers"]
         for rho in config.rhos:
             members = [c for c in runs.conditions if c.kind == "v_plus_perp" and c.sign == s and c.rho == rho]
-            tosts = [equivalence(runs.score(primary, c.name), base, margin_dz=config.margin_dz, alpha=config.test_alpha)
-                     for c in members]
+            draws = draw_rows(runs, members, s, primary, margin_dz=config.margin_dz, alpha=config.test_alpha, seed=seed)
+            for c, d in zip(members, draws):
+                if monitors and c.name in monitors:
+                    d["sequential"] = _sequential_record(monitors[c.name])
             avg = np.mean([runs.score(primary, c.name) for c in members], axis=0)
             secondary = {
                 m: equivalence(np.mean([runs.score(m, c.name) for c in members], axis=0), runs.score(m, f"{tag}v"),
@@ -115,22 +137,26 @@ def analyse(runs: ConditionRuns, config: E1Config, primary: str, seed: int = 0) 
                 for m in runs.scores if m != primary
             }
             shift_v = base - none[primary]
-            families.append({
+            family = {
                 "sign": s, "rho": rho, "steers": steers, "n_draws": len(members),
                 "tost": equivalence(avg, base, margin_dz=config.margin_dz, alpha=config.test_alpha),
-                "draws": [{"condition": c.name, "tost": t} for c, t in zip(members, tosts)],
+                "draws": draws,
                 "relative_efficacy": relative_efficacy(avg - none[primary], shift_v, seed=seed)
                 if abs(shift_v.mean()) > 0 else None,
                 "tost_relative": relative_equivalence(avg - none[primary], shift_v, margin=config.margin_rel,
                                                       alpha=config.test_alpha)
                 if config.margin_rel and steers and abs(shift_v.mean()) > 0 else None,
                 "secondary": secondary,
-            })
+            }
+            summarise_family(family, runs, members, primary, margin_dz=config.margin_dz, alpha=config.test_alpha,
+                             seed=seed)
+            families.append(family)
+    holm_draws(families, config.test_alpha)
     # Holm across the unit's family-level TOSTs (signs × ρ), then verdicts
     adjusted = holm([f["tost"]["p_tost"] for f in families], alpha=config.test_alpha).p_adjusted if families else []
     for f, p in zip(families, adjusted):
         f["tost"]["p_tost_holm"] = float(p)
-        passed = sum(d["tost"]["equivalent"] for d in f["draws"])
+        passed = f["n_draws_equivalent"]
         f["fraction_pass"] = wilson_ci(passed, len(f["draws"])).to_dict() if f["draws"] else None
         f["verdict"] = verdict(f["steers"], f["tost"], float(p), config.test_alpha)
     relative = [f for f in families if f.get("tost_relative")]
@@ -152,16 +178,41 @@ def run(config: E1Config, ctx: ExperimentContext, measures: dict[str, ScoreFn] |
     scale = config.alpha_rel * ctx.token_norm
     conditions = e1_conditions(ctx.vector.direction, scale, rhos=config.rhos, n_draws=config.n_draws,
                                signs=config.signs, seed=ctx.seed)
-    runs = run_conditions(ctx, conditions, measures, max_new_tokens=config.max_new_tokens, greedy=config.greedy,
-                          temperature=config.temperature)
-    eff, families = analyse(runs, config, primary, seed=ctx.seed)
-    n = len(ctx.prompts)
+    def block(part: slice) -> ConditionRuns:
+        return run_conditions(ctx, conditions, measures, max_new_tokens=config.max_new_tokens, greedy=config.greedy,
+                              temperature=config.temperature, top_k=config.top_k, top_p=config.top_p,
+                              dtype=config.decode_dtype, prompts=part)
+
+    runs, sequential, monitors = collect(block, len(ctx.prompts), conditions, primary, config)
+    eff, families = analyse(runs, config, primary, seed=ctx.seed, monitors=monitors)
+    n = runs.scores[primary].shape[1]
     return E1Result(
         config=jsonable(config.__dict__), n_prompts=n, displacement_norm=scale, primary=primary,
         measures=list(runs.scores), planned_power=planned_power(n, config.margin_dz, config.test_alpha),
         n_required=tost_sample_size_paired(config.margin_dz, alpha=config.test_alpha),
         efficacy=eff, families=families, examples=examples(runs, config.n_examples),
+        equivalence_radius=radius(runs, conditions, primary, config.signs, config.rhos, margin_dz=config.margin_dz,
+                                  alpha=config.test_alpha, seed=ctx.seed),
+        sequential=sequential, n_available=len(ctx.prompts),
     )
+
+
+def collect(block, n_available: int, conditions, primary: str, config: E1Config):
+    """All prompts in one block, or (``config.sequential``) look by look until every draw is decided.
+
+    The largest look is the power plan's n (80 % power at the margin, +5 % for the sequential
+    design), capped by the prompts available. Returns (runs, sequential record or None, monitors).
+    """
+    if not config.sequential:
+        return block(slice(0, n_available)), None, None
+    needed = tost_sample_size_paired(config.margin_dz, alpha=config.test_alpha)
+    n_max = n_available if needed is None else min(n_available, int(np.ceil(1.05 * needed)))
+    looks = look_sizes(n_available, config.first_look, n_max)
+    runs, record, monitors = run_in_looks(block, conditions, primary, config.signs, config.rhos, looks,
+                                          margin_dz=config.margin_dz, alpha=config.test_alpha, spending=config.spending)
+    record.update(n_planned=needed, n_available=n_available,
+                  underpowered=needed is None or n_available < needed)
+    return runs, record, monitors
 
 
 def examples(runs: ConditionRuns, n: int, names: Sequence[str] = ("none", "+v", "-v")) -> list[dict[str, Any]]:

@@ -30,6 +30,16 @@ BLOCK_PATHS: dict[str, str] = {
     "opt": "model.decoder.layers",
 }
 
+DECODE_FAMILIES: frozenset[str] = frozenset({
+    "llama", "mistral", "qwen2", "qwen3", "gemma3_text", "gemma3", "phi3", "gpt2", "gpt_neox",
+})
+"""Families whose greedy tokens from :mod:`steerid.decode` are tested equal to ``model.generate``."""
+
+STATIC_FAMILIES: frozenset[str] = frozenset({
+    "llama", "mistral", "qwen2", "qwen3", "gemma3_text", "gemma3", "phi3", "gpt2", "gpt_neox",
+})
+"""Families whose decode runs on a preallocated ``StaticCache`` (the others on a dynamic one)."""
+
 
 def _walk(root: nn.Module, dotted: str) -> nn.Module | None:
     node: nn.Module | None = root

@@ -59,12 +59,20 @@ class E1Settings(_Section):
     temperature: float = Field(0.7, gt=0)
     n_examples: int = Field(3, ge=0, le=50)
     n_draws: int | None = Field(None, ge=1, description="v⊥ draws per ρ for generation (null = the global n_draws)")
+    top_k: int = Field(50, ge=0, description="sample among the k most likely tokens (0 = whole vocabulary)")
+    top_p: float = Field(1.0, gt=0, le=1)
+    sequential: bool = Field(True, description="group-sequential per-draw TOSTs: stop once every draw is decided")
+    first_look: int = Field(48, ge=3, description="prompts at the first look of the sequential test")
 
 
 class LikelihoodSettings(_Section):
     """E1 on teacher-forced log-probability differences of the trait's likelihood items."""
 
     n_items: int | None = Field(None, ge=3, description="likelihood items (null = all)")
+    sequential: bool = Field(True, description="group-sequential per-draw TOSTs over the items")
+    first_look: int = Field(48, ge=3, description="items at the first look of the sequential test")
+    farthest: bool = Field(False, description="search for the farthest equivalent vector (likelihood route)")
+    farthest_candidates: int = Field(8, ge=1, le=256, description="candidate directions of the farthest-vector search")
 
 
 class E4Settings(_Section):
@@ -147,6 +155,8 @@ class AuditConfig(_Section):
     profile: str = "custom"
     model: str = "smollm2-135m"
     dtype: Literal["float32", "bfloat16"] = "float32"
+    decode_dtype: Literal["auto", "model", "float32", "bfloat16"] = Field(
+        "auto", description="dtype of generation: auto = bfloat16 where the device computes it natively (recorded)")
     traits: list[str] | Literal["all"] = "all"
     layers: list[int] | None = None
     point: Literal["in", "out"] = "in"

@@ -19,6 +19,7 @@ import math
 from typing import Any
 
 from steerid import __version__
+from steerid.answers import trait_answers
 from steerid.audit_config import AuditConfig
 
 SCHEMA_VERSION = 1
@@ -149,6 +150,10 @@ def summary_rows(units: list[dict[str, Any]]) -> list[dict[str, Any]]:
             rel = f.get("relative_efficacy") or {}
             tost = f["tost"]
             rows.append({
+                "n_draws": f.get("n_draws"), "n_draws_equivalent": f.get("n_draws_equivalent"),
+                "share_equivalent": ((f.get("fraction_equivalent") or {}).get("share") or {}).get("estimate"),
+                "tau_over_se": (f.get("heterogeneity") or {}).get("tau_over_se"),
+                "stopping_n": (res.get("sequential") or {}).get("stopping_n"),
                 "trait": u["trait"], "route": ROUTE_NAMES[u["experiment"]], "experiment": u["experiment"],
                 "layer": u["layer"], "method": u["method"], "alpha_rel": u["alpha_rel"],
                 "environment": u.get("environment") or "likelihood items", "measure": primary, "sign": tag,
@@ -191,7 +196,32 @@ def run_provenance(config: AuditConfig, model_info: dict[str, Any]) -> dict[str,
     facts["torch_threads"] = str(config.threads)  # what every unit ran with (the driver's own count may differ)
     return {"steerid_version": __version__, "versions": versions, "model_weights_hash": model_info.get("weights_hash"),
             "model_spec": model_info.get("spec"), "seed": config.seed, "config_hash": config.config_hash(),
-            "machine": facts}
+            "decode": decode_provenance(config), "machine": facts}
+
+
+def decode_provenance(config: AuditConfig) -> dict[str, Any]:
+    """Which dtype generation ran in (the resolved ``decode_dtype``) and why."""
+    from steerid.decode import choose_dtype, native_bf16
+
+    requested = config.decode_dtype
+    resolved = config.dtype if requested == "model" else str(choose_dtype(requested, "cpu")).removeprefix("torch.")
+    return {"requested": requested, "resolved": resolved, "native_bf16": native_bf16("cpu"),
+            "device": "cpu", "engine": "steerid.decode (model.generate for unsupported families)"}
+
+
+def sequential_summary(units: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Looks, stopping n per sequential unit and the average sample number over them (None if none ran)."""
+    rows = []
+    for u in units:
+        seq = (u.get("result") or {}).get("sequential") if u.get("status") == "ok" else None
+        if seq:
+            rows.append({"unit_id": u["unit_id"], "trait": u["trait"], "experiment": u["experiment"],
+                         "looks": seq["looks"], "stopping_n": seq["stopping_n"], "n_available": seq.get("n_available"),
+                         "stopped_early": seq["stopped_early"], "n_planned": seq.get("n_planned")})
+    if not rows:
+        return None
+    return {"units": rows, "average_sample_number": float(sum(r["stopping_n"] for r in rows) / len(rows)),
+            "max_n": float(sum(r["looks"][-1] for r in rows) / len(rows))}
 
 
 def build_results(config: AuditConfig, model_info: dict[str, Any], unit_results: list[dict[str, Any]],
@@ -210,6 +240,8 @@ def build_results(config: AuditConfig, model_info: dict[str, Any], unit_results:
         "scorers": scorer_summary(traits),
         "multiple_testing": holm_info,
         "summary": summary_rows(units),
+        "answers": trait_answers(units),
+        "sequential": sequential_summary(units),
         "units": units,
         "unavailable": unavailable,
     }

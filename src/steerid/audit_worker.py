@@ -223,7 +223,9 @@ class Worker:
         c = self.config
         return E1Config(alpha_rel=float(unit.alpha_rel), rhos=tuple(c.rhos), n_draws=n_draws or c.n_draws, signs=tuple(c.signs),
                         margin_dz=c.margin_dz, margin_rel=c.margin_rel, test_alpha=c.test_alpha,
-                        max_new_tokens=c.e1.max_new_tokens, greedy=c.e1.greedy, temperature=c.e1.temperature, n_examples=c.e1.n_examples, **extra)
+                        max_new_tokens=c.e1.max_new_tokens, greedy=c.e1.greedy, temperature=c.e1.temperature,
+                        n_examples=c.e1.n_examples, top_k=c.e1.top_k, top_p=c.e1.top_p, decode_dtype=c.decode_dtype,
+                        **extra)
 
     def _run_e1(self, unit: Unit, step: Progress) -> dict[str, Any]:
         from steerid.experiments import orthogonal
@@ -231,7 +233,8 @@ class Worker:
         c = self.config
         items = self.eval_items(unit.trait, unit.environment or "in_distribution", c.e1.n_prompts)
         ctx = self.context(unit, [self.fmt(i.prompt) for i in items])
-        result = orthogonal.run(self._e1_config(unit, c.e1.n_draws), ctx, self.measures(unit.trait, items))
+        config = self._e1_config(unit, c.e1.n_draws, sequential=c.e1.sequential, first_look=c.e1.first_look)
+        result = orthogonal.run(config, ctx, self.measures(unit.trait, items))
         data = result.to_dict()
         for example in data.get("examples", []):
             example["prompt"] = items[example["prompt_index"]].prompt
@@ -251,7 +254,10 @@ class Worker:
         space = "" if has_chat_template(self.lm.tokenizer) else " "
         ctx = self.context(unit, [self.fmt(i.prompt) for i in items],
                            positives=[space + i.positive for i in items], negatives=[space + i.negative for i in items])
-        result = likelihood.run(self._e1_config(unit), ctx)
+        lc = self.config.likelihood
+        result = likelihood.run(self._e1_config(unit, sequential=lc.sequential, first_look=lc.first_look), ctx)
+        if lc.farthest:
+            result.farthest_equivalent = self._farthest(unit, ctx)
         return {"n": len(items), "result": result.to_dict()}
 
     def _run_e5(self, unit: Unit, step: Progress) -> dict[str, Any]:

@@ -322,6 +322,17 @@ ExecutorOpt = Annotated[str, typer.Option("--executor", help="local (this proces
 RayAddressOpt = Annotated[Optional[str], typer.Option("--ray-address", help="join this Ray cluster (e.g. auto or ray://host:10001) instead of starting a local one")]
 
 
+def _print_answers(results_path: Path) -> None:
+    """The report's answer-first sentences, one per trait and route."""
+    try:
+        answers = json.loads(Path(results_path).read_text(encoding="utf-8")).get("answers") or []
+    except (OSError, json.JSONDecodeError) as exc:
+        print(f"steerid: could not read the answers from {results_path}: {exc}", file=sys.stderr)
+        return
+    for answer in answers:
+        print(f"[{answer['kind']}] {answer['text']}")
+
+
 def _print_outcome(outcome, quiet: bool) -> None:
     from steerid.audit import SUMMARY_HEADER, summary_table_rows
 
@@ -335,6 +346,8 @@ def _print_outcome(outcome, quiet: bool) -> None:
             table.add_row(*row)
         # piped (e.g. `make demo | tee`): rich would assume 80 columns and fold every cell
         (console if console.is_terminal else Console(width=200)).print(table)
+    if not quiet:
+        _print_answers(outcome.results_path)
     extra = f", {outcome.n_unavailable} unavailable" if outcome.n_unavailable else ""
     print(f"steerid: {outcome.n_run} unit(s) run, {outcome.n_skipped} already done{extra}, "
           f"{outcome.wall_seconds:.0f} s", file=sys.stderr)

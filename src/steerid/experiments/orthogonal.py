@@ -100,9 +100,14 @@ class E1Result:
 
 
 def _sequential_record(monitor) -> dict[str, Any]:
+    """Decision of one draw's sequential TOST; ``shown_different`` when its repeated CI at the
+    stopping look lies wholly outside the margin (not merely "equivalence not shown by n_max")."""
     result = monitor.result
+    last = result.looks[-1] if result.looks else None
+    different = bool(last is not None and (last.ci[0] > result.high or last.ci[1] < result.low))
     return {"decision": result.decision, "stopping_n": result.stopping_n, "stop_look": result.stop_look,
-            "margin_dz": result.to_dict().get("margin_dz")}
+            "margin_dz": float(result.margin_dz), "low": float(result.low), "high": float(result.high),
+            "ci": [float(x) for x in last.ci] if last is not None else None, "shown_different": different}
 
 
 def analyse(runs: ConditionRuns, config: E1Config, primary: str, seed: int = 0,

@@ -78,7 +78,8 @@ def _warnings(results: dict[str, Any]) -> list[dict[str, str]]:
         out.append({"level": "warn", "text": f"{len(under)} equivalence test(s) on steering vectors are underpowered "
                     f"(power at the margin as low as {_pct(worst)}; n = {need} needed for 80 %): "
                     "'inconclusive' there is weak evidence either way"})
-    not_steering = sorted({r["trait"] for r in summary if not r.get("steers")})
+    not_steering = sorted({f"{r['trait']} {r['sign']} ({r['route']}{', ' + r['environment'] if r.get('environment') and r['route'] != 'likelihood' else ''})"
+                           for r in summary if not r.get("steers")})
     if not_steering:
         out.append({"level": "info", "text": "no equivalence claim is made where v itself does not steer: "
                     + ", ".join(not_steering)})
@@ -88,6 +89,48 @@ def _warnings(results: dict[str, Any]) -> list[dict[str, str]]:
     for u in results.get("unavailable") or []:
         out.append({"level": "warn", "text": f"{u['experiment']} for {u['trait']} was not run: {u.get('reason')}"})
     return out
+
+
+def _num(x: Any, digits: int = 2) -> str:
+    return f"{x:.{digits}f}" if _finite(x) else "—"
+
+
+def _p(x: Any) -> str:
+    return "—" if not _finite(x) else (f"{x:.1e}" if x < 1e-3 else f"{x:.3f}")
+
+
+def _draw_tables(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """One table per (E1-style unit, sign, ρ) family: every draw's own numbers."""
+    tables = []
+    for u in _ok(results.get("units") or [], "likelihood") + _ok(results.get("units") or [], "e1"):
+        route = "likelihood" if u["experiment"] == "likelihood" else "generation"
+        for f in u["result"].get("families", []):
+            if not f.get("draws"):
+                continue
+            het = f.get("heterogeneity") or {}
+            frac = f.get("fraction_equivalent") or {}
+            share = frac.get("share") or {}
+            note = (f"{f.get('n_draws_equivalent', 0)} of {len(f['draws'])} draws equivalent"
+                    + (f"; draws differ: F p {_p(het.get('p_value'))}, τ = {_num(het.get('tau_over_se'), 1)}× a draw's s.e."
+                       if het else "")
+                    + (f"; share equivalent {_num(share.get('estimate'))} [{_num(share.get('low'))}, {_num(share.get('high'))}]"
+                       if share else "")
+                    + ("" if f["steers"] else "; v does not steer here: no claim"))
+            rows = []
+            for d in f["draws"]:
+                shift, rel, seq = d.get("shift") or {}, d.get("relative_efficacy") or {}, d.get("sequential")
+                decision = seq["decision"] if seq else ("equivalent" if d["tost"].get("equivalent") else "not shown")
+                rows.append({"draw": d.get("draw"),
+                             "shift": f"{_num(shift.get('mean_shift'), 3)} [{_num(shift.get('ci_low'), 3)}, {_num(shift.get('ci_high'), 3)}]",
+                             "rel": f"{_num(rel.get('estimate'))} [{_num(rel.get('low'))}, {_num(rel.get('high'))}]",
+                             "p": _p(d["tost"].get("p_tost")), "p_holm": _p(d["tost"].get("p_tost_holm")),
+                             "decision": decision + (f" (n {seq['stopping_n']})" if seq else ""),
+                             "blind": ", ".join(d.get("blind_spots") or []) or "—"})
+            sign = "+v" if f["sign"] > 0 else "-v"
+            tables.append({"title": f"{u['trait']} · {route} · {sign} · ρ {f['rho']:g} · α {u.get('alpha_rel')}"
+                           + (f" · {u['environment']}" if u.get("environment") and route == "generation" else ""),
+                           "note": note, "rows": rows})
+    return tables
 
 
 def _pct(x: Any) -> str:
@@ -335,6 +378,8 @@ def build(results: dict[str, Any]) -> dict[str, Any]:
     return {
         "results": results, "config": config, "model": results.get("model") or {}, "first": first,
         "scorers": results.get("scorers") or {}, "warnings": _warnings(results),
+        "answers": results.get("answers") or [], "sequential": results.get("sequential"),
+        "draw_tables": _draw_tables(results),
         "summary_tables": _summary_tables(results), "figures": figs, "sections_present": sections_present,
         "spectra_table": spectra_table, "e4_tables": e4_tables, "e5_tables": e5_tables, "e7_tables": e7_tables,
         "recovery_tables": recovery_tables, "examples": examples, "unit_counts": dict(counts),

@@ -33,6 +33,7 @@ from transformers import GenerationConfig, LogitsProcessor, LogitsProcessorList
 from steerid import decode as engine_module
 from steerid.batching import check_texts, chunks, encode, left_pad, position_ids_from_mask
 from steerid.errors import DataError
+from steerid.fork import distinct_rows, expand_cache, first_forked_block, forked, fork_supported, reduce_cache
 from steerid.models.loader import LoadedModel
 from steerid.models.site import Site
 from steerid.prefix import accepts_logits_to_keep, cache_argument, shared_prefix
@@ -254,6 +255,10 @@ def continuation_logprobs(lm: LoadedModel, prompts: Sequence[str], continuation_
                           reduce: str = "sum", share_prefix: bool = True) -> np.ndarray:
     """Log-probabilities of k continuations of each prompt, shape ``(n, k)``; each prompt runs once.
 
+    Rows that repeat a prompt under other steering deltas (an experiment's conditions) share the
+    blocks below the site: they run once per distinct prompt and fork at the site
+    (:mod:`steerid.fork`).
+
     One pass over the prompts (continuing a shared-prefix cache, :mod:`steerid.prefix`) fills a
     KV cache and gives the distribution of every continuation's first token; the cache is
     repeated k times and one more pass scores all k continuations:
@@ -280,7 +285,10 @@ def continuation_logprobs(lm: LoadedModel, prompts: Sequence[str], continuation_
     keep = accepts_logits_to_keep(lm)
     out = np.empty((len(prompts), k), dtype=np.float64)
     for part in chunks(len(prompt_ids), batch_size):
-        left = left_pad([ids[shared:] for ids in prompt_ids[part]], pad)
+        tails = [tuple(ids[shared:]) for ids in prompt_ids[part]]
+        distinct, group, representative = distinct_rows(tails)
+        fork = rows is not None and site is not None and len(distinct) < len(tails) and fork_supported(lm, site)
+        left = left_pad(distinct if fork else tails, pad)
         b, rest = left.input_ids.shape
         p = shared + rest
         prompt_mask = torch.cat([torch.ones((b, shared), dtype=torch.long), left.attention_mask], dim=1)
@@ -290,11 +298,21 @@ def continuation_logprobs(lm: LoadedModel, prompts: Sequence[str], continuation_
             inputs[cache_key] = prefix.cache_for(part)
         if keep:
             inputs["logits_to_keep"] = 1
-        context = steering(lm, site, rows[part], scope=scope, prompt_length=p) if rows is not None else nullcontext()
+        if fork:  # blocks below the site once per distinct prompt, then one row per condition
+            first_block = first_forked_block(lm, site)
+            if prefix is not None:
+                reduce_cache(inputs[cache_key], first_block, representative)
+            context = forked(lm, site, group, rows[part] if scope != "generated" else None)
+        else:
+            context = steering(lm, site, rows[part], scope=scope, prompt_length=p) if rows is not None else nullcontext()
         with context, torch.inference_mode():
             prompt_out = lm.model(**inputs)
-        first = torch.log_softmax(prompt_out.logits[:, -1].float(), dim=-1).repeat_interleave(k, dim=0)
         cache = prompt_out.get(cache_key)
+        if fork:
+            expand_cache(cache, first_block, group)
+            prompt_mask = prompt_mask.index_select(0, group)
+            b = prompt_mask.shape[0]
+        first = torch.log_softmax(prompt_out.logits[:, -1].float(), dim=-1).repeat_interleave(k, dim=0)
         cache.batch_repeat_interleave(k)
 
         conts = [c for i in range(part.start, part.stop) for c in cont_ids[i]]

@@ -16,7 +16,7 @@ from steerid.traits import ENVIRONMENTS, Trait, list_traits, load_trait, normali
 
 FIVE = ("agreeableness", "formality", "politeness", "sentiment", "truthfulness")
 LABELS = {"formality": ("formal", "informal"), "sentiment": ("positive", "negative")}
-MIN_PAIRS, MIN_EVAL_PER_ENV, MIN_LIKELIHOOD = 80, 100, 60
+MIN_PAIRS, MIN_EVAL_PER_ENV, MIN_LIKELIHOOD = 80, 300, 250
 MAX_PROMPT_WORDS = 30
 NEAR = 0.9  # character-level similarity above which two prompts count as the same prompt
 

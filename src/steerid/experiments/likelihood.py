@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from steerid.decode import choose_dtype, in_dtype
 from steerid.experiments.base import ExperimentContext, jsonable
 from steerid.experiments.conditions import Condition, ConditionRuns, e1_conditions
 from steerid.experiments.draws import radius
@@ -30,13 +31,16 @@ from steerid.experiments.analysis import planned_power
 
 
 def likelihood_scores(ctx: ExperimentContext, conditions: Sequence[Condition], positives: Sequence[str],
-                      negatives: Sequence[str]) -> np.ndarray:
-    """L(Δ) for every condition × item, shape (C, P); prompts are ``ctx.prompts``."""
+                      negatives: Sequence[str], dtype: str = "model") -> np.ndarray:
+    """L(Δ) for every condition × item, shape (C, P); prompts are ``ctx.prompts``. ``dtype``
+    (``model``, ``auto``, ``float32``, ``bfloat16``; see :func:`steerid.decode.choose_dtype`) is
+    the dtype of the teacher-forced forwards (a copy of the model when it differs)."""
+    lm = ctx.lm if dtype == "model" else in_dtype(ctx.lm, choose_dtype(dtype, ctx.lm.device))
     n_p, n_c = len(ctx.prompts), len(conditions)
     prompts = [ctx.prompts[p] for p in range(n_p) for _ in range(n_c)]
     deltas = np.stack([conditions[c].delta for _ in range(n_p) for c in range(n_c)])
     pairs = [(positives[p], negatives[p]) for p in range(n_p) for _ in range(n_c)]
-    both = continuation_logprobs(ctx.lm, prompts, pairs, site=ctx.site, deltas=deltas, batch_size=ctx.batch_size,
+    both = continuation_logprobs(lm, prompts, pairs, site=ctx.site, deltas=deltas, batch_size=ctx.batch_size,
                                  reduce="mean")
     return (both[:, 0] - both[:, 1]).reshape(n_p, n_c).T
 
@@ -72,7 +76,7 @@ def run(config: E1Config, ctx: ExperimentContext) -> LikelihoodResult:
     def block(part: slice) -> ConditionRuns:
         sub = dataclasses.replace(ctx, prompts=list(ctx.prompts[part]))
         return ConditionRuns(conditions, [], {"likelihood": likelihood_scores(sub, conditions, positives[part],
-                                                                             negatives[part])})
+                                                                             negatives[part], config.decode_dtype)})
 
     runs, sequential, monitors = collect(block, len(ctx.prompts), conditions, "likelihood", config)
     eff, families = analyse(runs, config, "likelihood", seed=ctx.seed, monitors=monitors)

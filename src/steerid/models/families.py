@@ -41,6 +41,10 @@ STATIC_FAMILIES: frozenset[str] = frozenset({
 """Families whose decode runs on a preallocated ``StaticCache`` (the others on a dynamic one)."""
 
 
+FORK_FAMILIES: frozenset[str] = DECODE_FAMILIES
+"""Families whose blocks take per-row inputs that :mod:`steerid.fork` expands (tested equal to the unforked pass)."""
+
+
 def _walk(root: nn.Module, dotted: str) -> nn.Module | None:
     node: nn.Module | None = root
     for part in dotted.split("."):

@@ -95,6 +95,9 @@ def test_profiles_validate_and_user_file_overrides(tmp_path):
 
 def test_resolve_defaults_layer_and_checks_range():
     config = build_config("quick")
+    with pytest.raises(ConfigError, match="e1.traits"):  # the quick profile's generation traits must exist
+        resolve(config, n_layers=30, available_traits=["a", "b"])
+    config = config.model_copy(update={"e1": config.e1.model_copy(update={"traits": None, "environment_traits": None})})
     resolved = resolve(config, n_layers=30, available_traits=["a", "b"])
     assert resolved.layers == [15] and resolved.traits == ["a", "b"]
     with pytest.raises(ConfigError, match="out of range"):

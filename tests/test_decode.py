@@ -175,3 +175,19 @@ def test_dtype_choice_and_twin_model(llama_lm):
     assert twin.info.dtype == "bfloat16" and in_dtype(llama_lm, torch.float32) is llama_lm
     out = generate(llama_lm, _chat(llama_lm, PROMPTS[:2]), max_new_tokens=5, dtype="bfloat16")
     assert len(out.tokens) == 2
+
+
+@pytest.mark.parametrize("scope", ["all", "prompt"])
+def test_forked_prefill_of_steered_conditions_equals_reference(tiny_lm, scope):
+    """Conditions of one prompt under scope all/prompt: blocks below the site run once, then fork."""
+    lm = tiny_lm
+    texts = _chat(lm, PROMPTS[:2])
+    rows = [t for t in texts for _ in range(3)]
+    deltas = _deltas(lm, len(rows))
+    stats_ = DecodeStats()
+    got = decode(lm, encode(lm, rows), site=Site(2), deltas=deltas, scope=scope, max_new_tokens=12,
+                 eos=_eos_ids(lm), stats=stats_)
+    ref = generate(lm, rows, site=Site(2), deltas=deltas, scope=scope, max_new_tokens=12, engine="hf")
+    assert got == ref.tokens
+    assert stats_.forked_prefill and stats_.prefill_rows == 2
+    assert count_hooks(lm.model) == 0

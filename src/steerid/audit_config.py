@@ -63,6 +63,9 @@ class E1Settings(_Section):
     top_p: float = Field(1.0, gt=0, le=1)
     sequential: bool = Field(True, description="group-sequential per-draw TOSTs: stop once every draw is decided")
     first_look: int = Field(48, ge=3, description="prompts at the first look of the sequential test")
+    traits: list[str] | None = Field(None, description="traits that run the generation route (null = every trait)")
+    environment_traits: list[str] | None = Field(
+        None, description="traits that run every environment (E3); the others run the first only (null = all)")
 
 
 class LikelihoodSettings(_Section):
@@ -416,6 +419,11 @@ def resolve(config: AuditConfig, *, n_layers: int, available_traits: list[str]) 
             close = difflib.get_close_matches(trait, available_traits, n=1)
             hint = f"did you mean '{close[0]}'? " if close else ""
             raise ConfigError(f"unknown trait '{trait}'", f"{hint}use 'all' or some of: {', '.join(available_traits)}")
+    for field_name in ("traits", "environment_traits"):
+        for trait in getattr(config.e1, field_name) or []:
+            if trait not in available_traits:
+                raise ConfigError(f"unknown trait '{trait}' in e1.{field_name}",
+                                  f"use some of: {', '.join(available_traits)}")
     layers = list(config.layers) if config.layers is not None else [n_layers // 2]
     for layer in layers:
         if layer >= n_layers + (1 if config.point == "in" else 0) or layer >= n_layers:

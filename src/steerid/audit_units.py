@@ -145,9 +145,12 @@ def expand_grid(config: AuditConfig, *, weights_hash: str = "", vector_sha256: s
         for trait in config.traits:
             for layer in config.layers or []:
                 if experiment == "e1":
+                    if config.e1.traits is not None and trait not in config.e1.traits:
+                        continue
+                    e3 = config.e1.environment_traits is None or trait in config.e1.environment_traits
                     for method in methods:
                         for alpha in alphas:
-                            for env in envs:
+                            for env in envs if e3 else envs[:1]:
                                 add(experiment, trait, layer, method, alpha, env)
                 elif experiment == "likelihood":
                     for method in methods:

@@ -24,6 +24,7 @@ from typing import Any, Callable
 import numpy as np
 
 from steerid.audit_config import AuditConfig
+from steerid.experiments import farthest
 from steerid.audit_units import Unit, unit_seed
 from steerid.errors import ConfigError, DataError, VectorError
 
@@ -168,6 +169,8 @@ class Worker:
             if trait == "truthfulness":
                 self._measures[key] = measures_for_trait(trait, correct=[i.correct for i in items],
                                                          incorrect=[i.incorrect for i in items])
+            elif trait == "agreeableness":  # the stance is scored relative to each prompt's stated opinion
+                self._measures[key] = measures_for_trait(trait, opinions=[i.opinion for i in items])
             else:
                 self._measures[key] = measures_for_trait(trait)
         return self._measures[key]
@@ -259,6 +262,15 @@ class Worker:
         if lc.farthest:
             result.farthest_equivalent = self._farthest(unit, ctx)
         return {"n": len(items), "result": result.to_dict()}
+
+    def _farthest(self, unit: Unit, ctx) -> dict[str, Any]:
+        """The farthest equivalent vector found on the likelihood route (confirmed on held-out items)."""
+        c = self.config
+        config = farthest.FarthestConfig(alpha_rel=float(unit.alpha_rel), margin_dz=c.margin_dz, alpha=c.test_alpha,
+                                         n_candidates=c.likelihood.farthest_candidates, seed=c.seed)
+        out = farthest.run(config, ctx).to_dict()
+        out["n_confirm"] = len(out.get("confirm_items") or [])
+        return out
 
     def _run_e5(self, unit: Unit, step: Progress) -> dict[str, Any]:
         from steerid.experiments import methods

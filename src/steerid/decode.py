@@ -9,7 +9,8 @@ work an experiment does not need taken out:
 * **Shared prefill.** With scope ``generated`` (or no steering) every condition of a prompt sees
   the same prompt, so each distinct prompt is prefilled once and its cache rows are copied to its
   conditions (``index_select``) before the decode forks; with scope ``all`` / ``prompt`` the
-  prompt is steered and each row is prefilled under its own Δ.
+  prompt is steered, so the blocks below the site run once per distinct prompt and the batch
+  forks at the site into one row per Δ (:mod:`steerid.fork`).
 * **Compaction.** A row that emits end-of-sequence is done; once a fraction ``compact_fraction``
   of the live rows is done they are dropped from the batch (cache, mask, positions, Δ, seeds),
   so finished rows stop costing decode steps.
@@ -42,6 +43,7 @@ from transformers import DynamicCache, StaticCache
 
 from steerid.batching import chunks, left_pad, position_ids_from_mask
 from steerid.errors import DataError
+from steerid.fork import distinct_rows, expand_cache, first_forked_block, fork_supported, forked
 from steerid.models.families import DECODE_FAMILIES, STATIC_FAMILIES, find_blocks
 from steerid.models.loader import LoadedModel
 from steerid.models.site import Site
@@ -60,6 +62,7 @@ class DecodeStats:
     compactions: int = 0
     cache: str = ""
     shared_prefill: bool = False
+    forked_prefill: bool = False
     notes: list[str] = field(default_factory=list)
 
 
@@ -128,14 +131,15 @@ def _decode_chunk(lm: LoadedModel, prompt_ids, rows: list[int], *, site, deltas,
                   sampling: Sampling, seeds, eos: set[int], kind: str, compact_fraction: float, stats: DecodeStats,
                   out: list[list[int]]) -> None:
     steered = deltas is not None
+    distinct, group_tensor, _ = distinct_rows([tuple(prompt_ids[r]) for r in rows])
     share = not steered or scope == "generated"
-    if share:
-        first: dict[tuple[int, ...], int] = {}
-        group = [first.setdefault(tuple(prompt_ids[r]), len(first)) for r in rows]
-        pre = [list(key) for key in first]
+    fork = (not share and len(distinct) < len(rows) and fork_supported(lm, site))
+    if share or fork:
+        group, pre = group_tensor.tolist(), [list(key) for key in distinct]
     else:
         group, pre = list(range(len(rows))), [list(prompt_ids[r]) for r in rows]
     stats.shared_prefill = stats.shared_prefill or (share and len(pre) < len(rows))
+    stats.forked_prefill = stats.forked_prefill or fork
     pad = lm.tokenizer.pad_token_id
     batch = left_pad(pre, pad)
     width = batch.input_ids.shape[1]
@@ -147,7 +151,10 @@ def _decode_chunk(lm: LoadedModel, prompt_ids, rows: list[int], *, site, deltas,
     device = lm.device
     row_deltas = deltas[rows] if steered else None
     prefill_steer = steered and scope in ("all", "prompt")
-    context = steering(lm, site, row_deltas, scope="all") if prefill_steer else nullcontext()
+    if fork:  # blocks below the site once per distinct prompt, then one row per condition
+        context = forked(lm, site, group_tensor, row_deltas)
+    else:
+        context = steering(lm, site, row_deltas, scope="all") if prefill_steer else nullcontext()
     with context, torch.inference_mode():
         result = lm.model(input_ids=batch.input_ids.to(device),
                           attention_mask=(full_mask if kind == "static" else full_mask[:, :width]).to(device),
@@ -156,7 +163,11 @@ def _decode_chunk(lm: LoadedModel, prompt_ids, rows: list[int], *, site, deltas,
     stats.prefill_tokens += int(batch.attention_mask.sum())
     logits = result.logits[:, -1]
     next_position = positions[:, -1] + 1
-    if group != list(range(len(pre))):
+    if fork:
+        index = group_tensor.to(device)
+        expand_cache(store, first_forked_block(lm, site), index)
+        full_mask, next_position = full_mask[group_tensor], next_position[group_tensor]
+    elif group != list(range(len(pre))):
         index = torch.as_tensor(group, dtype=torch.long)
         _select_rows(store, index.to(device))
         logits, full_mask, next_position = logits[index.to(device)], full_mask[index], next_position[index]

@@ -107,8 +107,19 @@ def test_conditions_of_a_prompt_share_their_random_numbers(llama_lm):
     text = _chat(lm, PROMPTS[1:2])[0]
     deltas = torch.zeros(3, lm.info.hidden_size)
     deltas[2] = 1e-4
-    out = generate(lm, [text] * 3, site=Site(1), deltas=deltas, greedy=False, seeds=[3, 3, 3], max_new_tokens=16)
-    assert out.tokens[0] == out.tokens[1] == out.tokens[2]
+    for top_k in (50, 0):
+        out = generate(lm, [text] * 4, site=Site(1), deltas=torch.cat([deltas, torch.zeros(1, deltas.shape[1])]),
+                       greedy=False, seeds=[3, 3, 3, 4], max_new_tokens=16, top_k=top_k)
+        assert out.tokens[0] == out.tokens[1]
+        same_prefix = next((i for i, (a, b) in enumerate(zip(out.tokens[0], out.tokens[2])) if a != b), 16)
+        other_seed = next((i for i, (a, b) in enumerate(zip(out.tokens[0], out.tokens[3])) if a != b), 16)
+        assert other_seed <= 2
+        if top_k:  # per-token Gumbel noise: a tiny change of the logits rarely changes the draw
+            assert same_prefix >= 4
+    # whole vocabulary (inverse-CDF draw): identical conditions still give identical rows
+    full = generate(lm, [text] * 3, site=Site(1), deltas=torch.zeros(3, lm.info.hidden_size), greedy=False,
+                    seeds=[3, 3, 3], max_new_tokens=16)
+    assert full.tokens[0] == full.tokens[1] == full.tokens[2]
 
 
 def test_hash_uniforms_are_uniform_and_keyed():

@@ -16,7 +16,13 @@ u = U(s_b, t, v) is a *hash* of the row's prompt seed s_b, the decode step t and
   to change the argmax;
 * all rows are drawn in one vectorised call (no per-row generator).
 
-``top_k = 0`` means the whole vocabulary (exact, but the hash then runs over B × V entries).
+``top_k = 0`` with ``top_p = 1`` means the whole vocabulary; hashing B × V entries per step
+would cost as much as the decode step itself, so that case draws by the inverse CDF instead:
+
+    y_b = min{ v : Σ_{w ≤ v} p_b[w] > u_b },   u_b = U(s_b, t, −1),
+
+one hashed uniform per row and step (exact, still keyed by prompt seed and step, so still common
+random numbers; conditions then share u_b rather than per-token noise).
 """
 
 from __future__ import annotations
@@ -110,7 +116,14 @@ def sample_next(logits: torch.Tensor, sampling: Sampling, seeds: torch.Tensor | 
         return logits.argmax(-1)
     if seeds is None:
         raise DataError("sampling needs one seed per row", "pass seeds of the same length as the rows")
-    ids, values = candidates(logits / sampling.temperature, sampling.top_k, sampling.top_p)
+    scaled = logits / sampling.temperature
+    if (sampling.top_k == 0 or sampling.top_k >= logits.shape[-1]) and sampling.top_p >= 1.0:
+        u = hash_uniform(seeds, step, torch.full((seeds.shape[0], 1), -1, dtype=torch.int64)).to(scaled.device)
+        cdf = torch.softmax(scaled, dim=-1).double().cumsum(-1)
+        cdf = cdf / cdf[:, -1:]  # exact renormalisation against rounding
+        index = torch.searchsorted(cdf, u.to(cdf.dtype), right=True)
+        return index.clamp(max=logits.shape[-1] - 1).squeeze(-1)
+    ids, values = candidates(scaled, sampling.top_k, sampling.top_p)
     u = hash_uniform(seeds, step, ids).clamp(1e-300, 1 - 1e-16)
     noisy = values.double() - torch.log(-torch.log(u))
     return ids.gather(-1, noisy.argmax(-1, keepdim=True)).squeeze(-1)

@@ -26,7 +26,7 @@ import traceback
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
-BENCHES = ("steering", "paper", "peers", "capture", "scaling", "jacobian")
+BENCHES = ("steering", "paper", "roofline", "peers", "capture", "scaling", "jacobian")
 
 
 def _jacobian(quick: bool) -> dict:

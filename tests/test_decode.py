@@ -202,3 +202,29 @@ def test_forked_prefill_of_steered_conditions_equals_reference(tiny_lm, scope):
     assert got == ref.tokens
     assert stats_.forked_prefill and stats_.prefill_rows == 2
     assert count_hooks(lm.model) == 0
+
+
+def test_one_query_attention_kernel_matches_sdpa():
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+    from steerid.attention import decode_attention
+
+    class Module(torch.nn.Module):
+        num_key_value_groups = 3
+        is_causal = True
+
+    gen = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(2, 9, 1, 16, generator=gen), torch.randn(2, 3, 10, 16, generator=gen),
+               torch.randn(2, 3, 10, 16, generator=gen))
+    mask = torch.ones(2, 1, 1, 10, dtype=torch.bool)
+    mask[0, ..., :4] = False
+    for m in (mask, None, torch.zeros(2, 1, 1, 10).masked_fill(~mask, float("-inf"))):
+        ours, _ = decode_attention(Module(), q, k, v, m, scaling=0.25)
+        ref, _ = sdpa_attention_forward(Module(), q, k, v, m, scaling=0.25)
+        torch.testing.assert_close(ours, ref, atol=1e-5, rtol=1e-5)
+
+
+def test_reduced_precision_twin_uses_the_decode_kernel_and_keeps_greedy_close(llama_lm):
+    twin = in_dtype(llama_lm, torch.bfloat16)
+    assert twin.model.config._attn_implementation == "steerid_decode"
+    assert llama_lm.model.config._attn_implementation != "steerid_decode"

@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 import torch
 from transformers import DynamicCache, StaticCache
 
+from steerid.attention import NAME as DECODE_ATTENTION
 from steerid.batching import chunks, left_pad, position_ids_from_mask
 from steerid.errors import DataError
 from steerid.fork import distinct_rows, expand_cache, first_forked_block, fork_supported, forked
@@ -249,7 +250,8 @@ def in_dtype(lm: LoadedModel, dtype: torch.dtype) -> LoadedModel:
     """``lm`` itself when it already runs in ``dtype``, else a cached copy of it in ``dtype``.
 
     The copy shares the tokenizer and describes itself with the new dtype; the original model
-    (used for teacher forcing and scoring) is untouched.
+    (used for teacher forcing and scoring) is untouched. The copy's one-query attention steps use
+    :mod:`steerid.attention` (prefill still runs transformers' SDPA).
     """
     if lm.model.dtype == dtype:
         return lm
@@ -258,6 +260,8 @@ def in_dtype(lm: LoadedModel, dtype: torch.dtype) -> LoadedModel:
     if twin is None:
         model = copy.deepcopy(lm.model).to(dtype)
         model.eval()
+        if lm.info.family in DECODE_FAMILIES:  # one-query decode steps skip the fused SDPA kernel
+            model.set_attn_implementation(DECODE_ATTENTION)
         info = dataclasses.replace(lm.info, dtype=str(dtype).removeprefix("torch."))
         twin = LoadedModel(model=model, tokenizer=lm.tokenizer, info=info,
                            blocks=find_blocks(model, lm.info.family, lm.info.n_layers))

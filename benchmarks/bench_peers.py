@@ -37,6 +37,7 @@ from safetensors.torch import load_file
 from benchmarks._timing import log, summary
 from benchmarks.common import ALPHA, SITE, THREADS, Row, condition_deltas, eval_prompts, model, ratio_row, trait_vector
 from steerid.batching import encode, left_pad
+from steerid.decode import choose_dtype
 from steerid.generate import _eos_ids, generate
 from steerid.interop import export_gguf, peer_layer, save_steering_vectors_file
 from steerid.vector import SteeringVector
@@ -125,9 +126,12 @@ def _check_model(lm, worker, tmp: Path) -> dict:
             "positions_compared": int(real.sum())}
 
 
-def _steerid_time(lm, prompts, deltas, new_tokens, batch_size):
+AUTO_DTYPE = str(choose_dtype("auto")).removeprefix("torch.")
+
+
+def _steerid_time(lm, prompts, deltas, new_tokens, batch_size, dtype="model"):
     start = time.perf_counter()
-    out = generate(lm, prompts, site=SITE, deltas=deltas, max_new_tokens=new_tokens, batch_size=batch_size)
+    out = generate(lm, prompts, site=SITE, deltas=deltas, max_new_tokens=new_tokens, batch_size=batch_size, dtype=dtype)
     return time.perf_counter() - start, out.tokens
 
 
@@ -147,7 +151,7 @@ def _peer_time(lm, worker, arm, prompts, new_tokens, batch_size, vector_file=Non
 
 def _plain_main_time(lm, prompts, new_tokens, batch_size):
     start = time.perf_counter()
-    out = generate(lm, prompts, max_new_tokens=new_tokens, batch_size=batch_size)
+    out = generate(lm, prompts, max_new_tokens=new_tokens, batch_size=batch_size, engine="hf")
     return time.perf_counter() - start, out.tokens
 
 
@@ -161,7 +165,7 @@ def one_vector(lm, worker, vector: SteeringVector, vector_file: Path, quick: boo
     for batch_size, n in counts.items():
         prompts = prompts_all[:n]
         log(f"peers: one vector, batch {batch_size}, {n} prompts")
-        arms = ["steerid", "steering-vectors", "repeng"]
+        arms = ["steerid", "steerid-auto", "steering-vectors", "repeng"]
         if not quick or batch_size == 16:
             arms += ["plain-main", "plain-peer"]  # the transformers 4.57 vs 5.24 reference (quick: batch 16 only)
         times = {k: [] for k in arms}
@@ -170,6 +174,8 @@ def one_vector(lm, worker, vector: SteeringVector, vector_file: Path, quick: boo
             for arm in arms[r % len(arms):] + arms[: r % len(arms)]:  # order rotated each repeat
                 if arm == "steerid":
                     seconds, toks = _steerid_time(lm, prompts, delta, new_tokens, batch_size)
+                elif arm == "steerid-auto":
+                    seconds, toks = _steerid_time(lm, prompts, delta, new_tokens, batch_size, dtype="auto")
                 elif arm == "plain-main":
                     seconds, toks = _plain_main_time(lm, prompts, new_tokens, batch_size)
                 elif arm == "plain-peer":
@@ -193,6 +199,11 @@ def one_vector(lm, worker, vector: SteeringVector, vector_file: Path, quick: boo
             rows.append(ratio_row(
                 NAME, f"one vector, {n} prompts, batch {batch_size}: {arm} time / steerid time", stats, goal="≥ 1.5",
                 met=stats["median"] >= 1.5, note=note))
+            auto = summary([p / s for p, s in zip(times[arm], times["steerid-auto"])])
+            rows.append(ratio_row(
+                NAME, f"one vector, {n} prompts, batch {batch_size}: {arm} time / steerid (auto dtype) time", auto,
+                goal="≥ 1.5", met=auto["median"] >= 1.5,
+                note=f"steerid decodes in {AUTO_DTYPE}, the peer in float32 (both run the same weights)"))
     return rows, detail
 
 

@@ -80,7 +80,9 @@ def _clause(a: dict[str, Any], margin_dz: float) -> str:
                  f"[{_f(a['share_ci'][0])}, {_f(a['share_ci'][1])}]" if share is not None else "")
     het = ""
     if a["tau_over_se"] is not None and a["p_heterogeneity"] is not None and a["p_heterogeneity"] < 0.05:
-        het = f"; the draws differ (between-draw SD {_f(a['tau_over_se'], 1)}× a draw's s.e., p {_f(a['p_heterogeneity'], 3)})"
+        p = a["p_heterogeneity"]
+        p_txt = "p < 0.001" if p < 0.001 else f"p {p:.3f}"
+        het = f"; the draws differ (between-draw SD {_f(a['tau_over_se'], 1)}× a draw's s.e., {p_txt})"
     blind = f"; {a['blind_spots']} equivalent on the target but not on a secondary measure" if a["blind_spots"] else ""
     return (f"{a['sign']}: {a['n_equivalent']} of {a['n_draws']} random orthogonal directions at ρ {a['rho']:g} steer "
             f"equivalently, {a['n_not_equivalent']} shown different (TOST ±{margin_dz:g} d_z, n {a['n']})"

@@ -14,9 +14,10 @@ import pytest
 import yaml
 
 from steerid.audit import run_audit
-from steerid.audit_checkpoint import CHECKPOINT, Checkpoint, RunLock, encode_line
-from steerid.audit_config import build_config, list_profiles, resolve, validate_config
-from steerid.audit_units import expand_grid
+from steerid.audit.checkpoint import CHECKPOINT, Checkpoint, RunLock, encode_line
+from steerid.audit.config import resolve, validate_config
+from steerid.audit.grid import expand_grid
+from steerid.audit.profiles import build_config, list_profiles
 from steerid.errors import ConfigError, OutputError
 
 # a minimal audit on the tiny model: one trait, both E1 routes, one α, one environment
@@ -208,7 +209,7 @@ def test_second_run_skips_everything_and_is_byte_identical(mini_run, tmp_path, m
     run = tmp_path / "copy"
     shutil.copytree(outcome.results_path.parent, run)
     before = (run / "results.json").read_bytes()
-    from steerid import audit_worker
+    from steerid.audit import worker as audit_worker
 
     calls = []
     monkeypatch.setattr(audit_worker.Worker, "run_unit", lambda self, unit, step=None: calls.append(unit))

@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from steerid.audit import run_audit
-from steerid.audit_config import build_config
+from steerid.audit.profiles import build_config
 
 MINI = {"traits": ["sentiment"], "alphas_rel": [1.0], "environments": ["in_distribution"],
         "experiments": ["likelihood", "e1"], "likelihood": {"n_items": 6}, "e1": {"n_prompts": 3, "max_new_tokens": 3}}

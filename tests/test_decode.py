@@ -12,8 +12,8 @@ from steerid.decode import DecodeStats, choose_dtype, decode, in_dtype, supports
 from steerid.errors import DataError
 from steerid.generate import _eos_ids, generate
 from steerid.models import Site
+from steerid.models.hooks import count_hooks
 from steerid.sampling import Sampling, candidates, hash_uniform, sample_next
-from steerid.steer import count_hooks
 
 PROMPTS = ["Hello there, how are you?", "Tell me a story about a dragon", "x",
            "What is the capital of France? Answer briefly please."]

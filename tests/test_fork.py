@@ -11,7 +11,7 @@ from steerid.errors import VectorError
 from steerid.fork import distinct_rows, first_forked_block, fork_supported, forked
 from steerid.generate import continuation_logprobs
 from steerid.models import Site
-from steerid.steer import count_hooks
+from steerid.models.hooks import count_hooks
 
 PROMPTS = ["Hello there, how are you?", "Tell me a story", "What is the capital of France? Answer briefly please."]
 

@@ -6,7 +6,8 @@ from steerid.batching import position_ids_from_mask
 from steerid.errors import DataError
 from steerid.generate import continuation_logprob, generate, teacher_forced
 from steerid.models import Site
-from steerid.steer import count_hooks, steering
+from steerid.models.hooks import count_hooks
+from steerid.steer import steering
 
 PROMPTS = ["The cat", "Once upon a time in a land", "Hi"]
 

@@ -6,8 +6,8 @@ import torch
 
 from steerid.generate import continuation_logprob, teacher_forced
 from steerid.models import Site
+from steerid.models.hooks import count_hooks
 from steerid.prefix import common_prefix_length, shared_prefix
-from steerid.steer import count_hooks
 
 HEADER = "System: you are a careful assistant who answers briefly.\nUser: "
 PROMPTS = [HEADER + q for q in ("Is it raining?", "Tell me about the old harbour town", "Hi", "Why?")]

@@ -5,7 +5,8 @@ import torch
 from steerid.batching import left_pad
 from steerid.errors import VectorError
 from steerid.models import Site
-from steerid.steer import count_hooks, steering
+from steerid.models.hooks import count_hooks
+from steerid.steer import steering
 
 
 def _logits(lm, rows, deltas=None, site=Site(1), **kw):

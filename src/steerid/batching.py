@@ -7,13 +7,30 @@ see alone.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
 from steerid.errors import DataError
 from steerid.models.loader import LoadedModel
+
+
+def to_device(tensor: torch.Tensor, device: torch.device | str) -> torch.Tensor:
+    """``tensor`` on ``device`` (the same object when it is already there)."""
+    return tensor.to(device)
+
+
+def on_device(inputs: Mapping[str, Any], device: torch.device | str) -> dict[str, Any]:
+    """Model keyword arguments with every tensor moved to ``device`` (the model's, ``lm.device``).
+
+    Inputs are built on the CPU (tokenisation, padding, masks); every ``lm.model(...)`` call
+    passes them through this one function, so a model on CUDA gets CUDA tensors. Caches, flags
+    and other non-tensors pass unchanged.
+    """
+    return {key: to_device(value, device) if isinstance(value, torch.Tensor) else value
+            for key, value in inputs.items()}
 
 
 def position_ids_from_mask(mask: torch.Tensor) -> torch.Tensor:
@@ -32,19 +49,10 @@ class Batch:
     def position_ids(self) -> torch.Tensor:
         return position_ids_from_mask(self.attention_mask)
 
-    def model_inputs(self) -> dict[str, torch.Tensor]:
-        return {"input_ids": self.input_ids, "attention_mask": self.attention_mask, "position_ids": self.position_ids}
-
-
-def check_texts(texts: Sequence[str], what: str = "prompts") -> list[str]:
-    """Refuse empty lists, non-strings and empty/whitespace-only texts."""
-    texts = list(texts)
-    if not texts:
-        raise DataError(f"no {what} given", f"supply at least one of the {what}")
-    for index, text in enumerate(texts):
-        if not isinstance(text, str) or not text.strip():
-            raise DataError(f"{what} #{index + 1} is empty", f"remove empty {what}")
-    return texts
+    def model_inputs(self, device: torch.device | str | None = None) -> dict[str, torch.Tensor]:
+        """``input_ids``, ``attention_mask`` and ``position_ids``, on ``device`` when given (else the CPU)."""
+        inputs = {"input_ids": self.input_ids, "attention_mask": self.attention_mask, "position_ids": self.position_ids}
+        return inputs if device is None else on_device(inputs, device)
 
 
 def encode(lm: LoadedModel, texts: Sequence[str], *, add_special_tokens: bool = True) -> list[list[int]]:

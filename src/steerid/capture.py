@@ -17,12 +17,13 @@ from typing import Literal
 import numpy as np
 import torch
 
-from steerid.batching import check_texts, chunks, encode, left_pad
+from steerid.batching import chunks, encode, left_pad, on_device
 from steerid.errors import DataError
+from steerid.models.hooks import mark, remove_hooks
 from steerid.models.loader import LoadedModel
 from steerid.models.site import Site, resolve
 from steerid.moments import RunningMoments
-from steerid.steer import STEERID_HOOK, remove_hooks
+from steerid.validation import check_texts
 
 Pooling = Literal["last", "mean", "all"]
 
@@ -38,7 +39,10 @@ def _hidden(args: tuple, kwargs: dict, output: object, pre: bool) -> torch.Tenso
 
 
 def forward_capture(lm: LoadedModel, sites: Sequence[Site], batch_inputs: dict[str, torch.Tensor]) -> dict[Site, torch.Tensor]:
-    """Run one forward pass and return the raw ``(B, S, d)`` tensors at ``sites``."""
+    """Run one forward pass and return the raw ``(B, S, d)`` tensors at ``sites``, on the CPU.
+
+    ``batch_inputs`` may be on the CPU: they are moved to the model's device first.
+    """
     store: dict[Site, torch.Tensor] = {}
     deepest = max(sites, key=lambda s: (s.layer, s.point == "out"))
     deepest_module = resolve(lm.blocks, deepest).module
@@ -49,8 +53,7 @@ def forward_capture(lm: LoadedModel, sites: Sequence[Site], batch_inputs: dict[s
             if module is deepest_module and all(s in store for s in sites):
                 raise _StopForward
 
-        setattr(record, STEERID_HOOK, True)
-        return record
+        return mark(record)
 
     hooks: list = []
     with ExitStack() as stack:
@@ -67,13 +70,13 @@ def forward_capture(lm: LoadedModel, sites: Sequence[Site], batch_inputs: dict[s
             stack.callback(handle.remove)
         try:
             with torch.inference_mode():
-                lm.model(**batch_inputs, use_cache=False)
+                lm.model(**on_device(batch_inputs, lm.device), use_cache=False)
         except _StopForward:
             pass  # the deepest site was recorded; the rest of the forward is not needed
     missing = [s for s in sites if s not in store]
     if missing:
         raise DataError(f"no activations recorded at {missing}", "check the site against the model")
-    return store
+    return {site: tensor.cpu() for site, tensor in store.items()}
 
 
 def capture(lm: LoadedModel, texts: Sequence[str], sites: Sequence[Site] | Site, *, pooling: Pooling = "last",

@@ -31,7 +31,7 @@ import torch
 from transformers import GenerationConfig, LogitsProcessor, LogitsProcessorList
 
 from steerid import decode as engine_module
-from steerid.batching import check_texts, chunks, encode, left_pad, position_ids_from_mask
+from steerid.batching import chunks, encode, left_pad, on_device, position_ids_from_mask
 from steerid.errors import DataError
 from steerid.fork import distinct_rows, expand_cache, first_forked_block, forked, fork_supported, reduce_cache
 from steerid.models.loader import LoadedModel
@@ -39,6 +39,7 @@ from steerid.models.site import Site
 from steerid.prefix import accepts_logits_to_keep, cache_argument, shared_prefix
 from steerid.sampling import Sampling
 from steerid.steer import Scope, as_deltas, steering
+from steerid.validation import check_texts
 
 
 class PerRowGumbelSampler(LogitsProcessor):
@@ -156,8 +157,8 @@ def generate(lm: LoadedModel, prompts: Sequence[str], *, site: Site | None = Non
             processors.append(PerRowGumbelSampler(seeds[part], temperature, top_p, top_k))  # type: ignore[index]
         context = steering(lm, site, rows[part], scope=scope) if rows is not None else nullcontext()
         with context, torch.inference_mode():
-            out = lm.model.generate(input_ids=batch.input_ids, attention_mask=batch.attention_mask,
-                                    generation_config=config, logits_processor=processors)
+            out = lm.model.generate(**on_device({"input_ids": batch.input_ids, "attention_mask": batch.attention_mask},
+                                                lm.device), generation_config=config, logits_processor=processors)
         for row in out[:, batch.input_ids.shape[1]:].tolist():
             cut = next((i for i, t in enumerate(row) if t in eos), len(row))
             tokens.append(row[:cut])
@@ -229,9 +230,9 @@ def teacher_forced(lm: LoadedModel, prompts: Sequence[str], continuations: Seque
             inputs.update(logits_to_keep=width + 1)
         context = (steering(lm, site, rows[part], scope=scope, prompt_length=p) if rows is not None else nullcontext())
         with context, torch.inference_mode():
-            logits = lm.model(**inputs).logits
+            logits = lm.model(**on_device(inputs, lm.device)).logits
         first = logits.shape[1] - (width + 1)  # index of position P − 1 among the returned logits
-        logprobs = torch.log_softmax(logits[:, first : first + width].float(), dim=-1)
+        logprobs = torch.log_softmax(logits[:, first : first + width].float(), dim=-1).cpu()
         yield TeacherForcedChunk(rows=part, logprobs=logprobs, targets=right, mask=right_mask.bool())
 
 
@@ -306,13 +307,13 @@ def continuation_logprobs(lm: LoadedModel, prompts: Sequence[str], continuation_
         else:
             context = steering(lm, site, rows[part], scope=scope, prompt_length=p) if rows is not None else nullcontext()
         with context, torch.inference_mode():
-            prompt_out = lm.model(**inputs)
+            prompt_out = lm.model(**on_device(inputs, lm.device))
         cache = prompt_out.get(cache_key)
         if fork:
             expand_cache(cache, first_block, group)
             prompt_mask = prompt_mask.index_select(0, group)
             b = prompt_mask.shape[0]
-        first = torch.log_softmax(prompt_out.logits[:, -1].float(), dim=-1).repeat_interleave(k, dim=0)
+        first = torch.log_softmax(prompt_out.logits[:, -1].float(), dim=-1).cpu().repeat_interleave(k, dim=0)
         cache.batch_repeat_interleave(k)
 
         conts = [c for i in range(part.start, part.stop) for c in cont_ids[i]]
@@ -326,7 +327,7 @@ def continuation_logprobs(lm: LoadedModel, prompts: Sequence[str], continuation_
         context = (steering(lm, site, rows[part].repeat_interleave(k, dim=0), scope=scope, prompt_length=p)
                    if rows is not None else nullcontext())
         with context, torch.inference_mode():
-            logits = lm.model(**inputs).logits[:, -width:].float()
+            logits = lm.model(**on_device(inputs, lm.device)).logits[:, -width:].float().cpu()
         later = logits[:, :-1].gather(-1, right[:, 1:, None]).squeeze(-1) - torch.logsumexp(logits[:, :-1], dim=-1)
         picked = torch.cat([first.gather(-1, right[:, :1]), later], dim=1) * right_mask
         total = picked.sum(-1).double()

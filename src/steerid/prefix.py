@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import torch
 
+from steerid.batching import on_device
 from steerid.models.loader import LoadedModel
 from steerid.models.site import Site
 from steerid.steer import Scope, steering
@@ -102,8 +103,8 @@ def shared_prefix(lm: LoadedModel, sequences: Sequence[Sequence[int]], *, site: 
     input_ids = torch.tensor([list(sequences[0][:length])] * n, dtype=torch.long)
     context = steering(lm, site, distinct, scope="all") if steered else nullcontext()
     with context, torch.inference_mode():
-        out = lm.model(input_ids=input_ids, attention_mask=torch.ones_like(input_ids), use_cache=True,
-                       **({"logits_to_keep": 1} if accepts_logits_to_keep(lm) else {}))
+        out = lm.model(**on_device({"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids)}, lm.device),
+                       use_cache=True, **({"logits_to_keep": 1} if accepts_logits_to_keep(lm) else {}))
     cache = out.get(cache_argument(lm))
     if cache is None or not hasattr(cache, "batch_select_indices"):
         return None

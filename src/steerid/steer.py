@@ -22,7 +22,7 @@ KeyboardInterrupt) leaves the model exactly as it was.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Literal
 
@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from steerid.errors import VectorError
+from steerid.models.hooks import mark, remove_hooks
 from steerid.models.loader import LoadedModel
 from steerid.models.site import Site, resolve
 
@@ -50,35 +51,6 @@ def as_deltas(values: np.ndarray | torch.Tensor, hidden_size: int, *, differenti
     if not torch.isfinite(tensor).all():
         raise VectorError("steering displacement contains NaN or inf", "check the vector and alpha")
     return tensor
-
-
-STEERID_HOOK = "_steerid_hook"
-
-
-def count_hooks(model: nn.Module, *, ours_only: bool = True) -> int:
-    """Number of forward / pre-forward hooks in ``model`` (only steerid's unless ``ours_only=False``).
-
-    transformers installs persistent hooks of its own (to record ``hidden_states``); steerid marks
-    each hook it registers so that a leak of ours can be told apart from those.
-    """
-    hooks = [h for m in model.modules() for h in (*m._forward_hooks.values(), *m._forward_pre_hooks.values())]
-    return sum(1 for h in hooks if not ours_only or getattr(h, STEERID_HOOK, False))
-
-
-def remove_hooks(modules: Iterable[nn.Module], hooks: Sequence[object]) -> None:
-    """Unregister ``hooks`` from ``modules`` by identity, whether or not a handle was kept.
-
-    Called in ``finally`` after the handles are removed: an interrupt (KeyboardInterrupt) that
-    arrives after torch registered a hook but before its handle was stored would otherwise leave
-    that hook on the model for good.
-    """
-    for module in modules:
-        for registry in (module._forward_pre_hooks, module._forward_hooks):
-            for key in [k for k, fn in registry.items() if any(fn is hook for hook in hooks)]:
-                del registry[key]
-                for extra in (module._forward_pre_hooks_with_kwargs, module._forward_hooks_with_kwargs,
-                              module._forward_hooks_always_called):
-                    extra.pop(key, None)
 
 
 class _PositionTracker:
@@ -164,7 +136,7 @@ def steering(lm: LoadedModel, site: Site, deltas: np.ndarray | torch.Tensor, *, 
         return add(output)
 
     for hook in (tracker, pre_hook, post_hook):
-        setattr(hook, STEERID_HOOK, True)
+        mark(hook)
     handles = []
     try:
         handles.append(lm.model.register_forward_pre_hook(tracker, with_kwargs=True))

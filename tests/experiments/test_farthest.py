@@ -4,7 +4,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from steerid.capture import median_token_norm
 from steerid.errors import DataError, VectorError
@@ -16,12 +15,7 @@ from steerid.provenance import Provenance
 from steerid.vector import SteeringVector
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def planted(d=12, k=4, n=600, sigma=0.3, kappa=5.0, seed=0):

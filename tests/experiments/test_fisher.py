@@ -17,19 +17,14 @@ from steerid.experiments.fisher import (
     spectrum,
 )
 from steerid.models import Site, load_model
-from steerid.steer import count_hooks, steering
+from steerid.models.hooks import count_hooks
+from steerid.steer import steering
 
 TEXTS = ["hello there friend", "the quick brown fox jumps", "a b c d e f"]
 SITE = Site(1)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny single-token graphs run far faster on one thread on a shared machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

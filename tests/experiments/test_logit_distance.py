@@ -2,7 +2,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from steerid.capture import median_token_norm
 from steerid.experiments import logit_distance as e4
@@ -17,12 +16,7 @@ PROMPTS = ["hello there friend", "the quick brown fox", "a b c d e f", "steering
 SITE = Site(1)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +58,7 @@ def test_batched_divergences_match_one_condition_at_a_time(ctx):
 
 
 def test_e4_run_reports_conditions_families_and_ratios(ctx):
-    cfg = e4.Config(alpha_rel=0.5, rhos=(0.25, 2.0), n_draws=3, max_new_tokens=6, n_resamples=200)
+    cfg = e4.LogitDistanceConfig(alpha_rel=0.5, rhos=(0.25, 2.0), n_draws=3, max_new_tokens=6, n_resamples=200)
     result = e4.run(cfg, ctx)
     out = json.loads(json.dumps(result.to_dict()))
     names = [c["name"] for c in out["conditions"]]

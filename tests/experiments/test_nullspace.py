@@ -2,7 +2,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -19,12 +18,7 @@ TEXTS = ["hello there friend", "the quick brown fox jumps over the lazy dog", "a
 SITE = Site(1)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_effective_and_numerical_rank_on_a_known_spectrum():
@@ -75,7 +69,7 @@ def test_e6_run_reports_covariance_fisher_and_vector(llama_lm):
                                   Provenance("tiny:llama", "tiny:llama", "", str(SITE), "test"))
     ctx = ExperimentContext(lm=llama_lm, site=SITE, vector=v, prompts=TEXTS,
                             token_norm=median_token_norm(llama_lm, TEXTS, SITE), seed=0, batch_size=8)
-    result = nullspace.run(nullspace.Config(fisher_positions=2, max_new_tokens=4), ctx)
+    result = nullspace.run(nullspace.NullSpaceConfig(fisher_positions=2, max_new_tokens=4), ctx)
     out = json.loads(json.dumps(result.to_dict()))
     assert out["experiment"] == "E6" and out["covariance"]["d"] == 48
     fisher, euclid = result.fisher, result.euclidean

@@ -2,7 +2,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from steerid.capture import median_token_norm
 from steerid.errors import DataError
@@ -19,12 +18,7 @@ PROMPTS = ["hello there friend", "the quick brown fox", "a b c d e f", "steering
 SITE = Site(1)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _ctx(lm, **extra):
@@ -63,7 +57,7 @@ def test_positive_control_top_fisher_direction_changes_behaviour_far_more():
     the next-token distribution, the ratio would be near or below 1 and this test would fail.
     """
     lm = load_model("tiny:gpt2")
-    cfg = e7.Config(alpha_rel=0.1, rho=1.0, n_draws=4, tolerance=0.1, range_dim=1, max_new_tokens=8,
+    cfg = e7.SpanningConfig(alpha_rel=0.1, rho=1.0, n_draws=4, tolerance=0.1, range_dim=1, max_new_tokens=8,
                     fisher_positions=3, n_resamples=300)
     result = e7.run(cfg, _ctx(lm))
     out = json.loads(json.dumps(result.to_dict()))
@@ -86,7 +80,7 @@ def test_score_fn_measure_runs_tost_and_counts_passing_draws(llama_lm):
         calls.append(len(texts))
         return np.array([sum(t.encode()) / (1 + len(t)) for t in texts], dtype=float)
 
-    cfg = e7.Config(alpha_rel=0.5, rho=2.0, n_draws=3, tolerance=0.3, max_new_tokens=6, fisher_positions=2,
+    cfg = e7.SpanningConfig(alpha_rel=0.5, rho=2.0, n_draws=3, tolerance=0.3, max_new_tokens=6, fisher_positions=2,
                     n_resamples=200, margin_raw=5.0)
     result = e7.run(cfg, _ctx(llama_lm, score_fn=score_fn))
     score = json.loads(json.dumps(result.to_dict()))["score"]
@@ -98,4 +92,4 @@ def test_score_fn_measure_runs_tost_and_counts_passing_draws(llama_lm):
 
 def test_empty_null_space_is_a_user_error(llama_lm):
     with pytest.raises(DataError, match="raise the tolerance"):
-        e7.run(e7.Config(n_draws=2, tolerance=1e-6, max_new_tokens=4, fisher_positions=2), _ctx(llama_lm))
+        e7.run(e7.SpanningConfig(n_draws=2, tolerance=1e-6, max_new_tokens=4, fisher_positions=2), _ctx(llama_lm))

@@ -4,7 +4,8 @@ import torch
 from steerid.batching import left_pad
 from steerid.errors import SiteError
 from steerid.models import Site
-from steerid.steer import count_hooks, steering
+from steerid.models.hooks import count_hooks
+from steerid.steer import steering
 
 
 def _hidden_states(lm, ids, mask, deltas=None, site=None, **kw):

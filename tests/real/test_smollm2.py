@@ -6,10 +6,11 @@ import torch
 
 from steerid.batching import left_pad
 from steerid.extract.pipeline import extract_vector
-from steerid.generate import continuation_logprob
+from steerid.generate import continuation_logprob, generate
 from steerid.models import Site
+from steerid.models.hooks import count_hooks
 from steerid.models.packaged import cache_root
-from steerid.steer import count_hooks, steering
+from steerid.steer import steering
 from steerid.traits import format_chat, load_trait
 
 pytestmark = pytest.mark.real
@@ -52,3 +53,22 @@ def test_sentiment_vector_moves_likelihood_in_its_direction(smollm2):
         margins.append(lp - ln)
     shift = margins[0] - margins[1]
     assert shift.mean() > 0 and np.mean(shift > 0) >= 0.75
+
+
+@pytest.mark.parametrize("scope", ["generated", "all"])
+def test_decode_engine_greedy_tokens_equal_model_generate_on_smollm2(smollm2, scope):
+    """The engine (static cache, last-position logits, compaction, forked prefill) reproduces
+    ``model.generate`` token for token on the real model, steered and unsteered rows mixed."""
+    lm = smollm2
+    questions = ["Describe your morning.", "What do you think of rainy days?", "Write a note to a neighbour.",
+                 "How was the film?"]
+    texts = [format_chat(lm.tokenizer, q) for q in questions for _ in range(2)]
+    v = torch.randn(lm.info.hidden_size, generator=torch.Generator().manual_seed(3))
+    v = 8.0 * v / v.norm()
+    deltas = torch.stack([v if i % 2 else torch.zeros_like(v) for i in range(len(texts))])
+    ours = generate(lm, texts, site=Site(15), deltas=deltas, scope=scope, max_new_tokens=24, engine="steerid",
+                    dtype="float32")
+    reference = generate(lm, texts, site=Site(15), deltas=deltas, scope=scope, max_new_tokens=24, engine="hf",
+                         dtype="float32")
+    assert ours.tokens == reference.tokens
+    assert count_hooks(lm.model) == 0

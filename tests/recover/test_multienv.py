@@ -58,7 +58,7 @@ def test_unpaired_mean_difference_mode_and_mapping_names():
     fit = MultiEnvInvariance(subspace_dim=1, paired=False, n_bootstrap=B).fit(envs)
     assert fit.names_ == ["topic0", "topic1", "topic2"]
     assert fit.direction_ @ w >= 0.95
-    summary = fit.summary()
+    summary = fit.diagnostics()
     assert [e["name"] for e in summary["environments"]] == fit.names_
 
 

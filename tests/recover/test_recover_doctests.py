@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 
-MODULES = ["__init__", "gauge", "sparse", "multienv", "crosslayer", "ica", "stability", "benchmark"]
+MODULES = ["__init__", "gauge", "sparse", "multienv", "crosslayer", "ica", "stability", "benchmark.run"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -23,7 +23,7 @@ PRELOAD = [
     "steerid.cli", "steerid.capture", "steerid.generate", "steerid.vector", "steerid.extract.pipeline",
     "steerid.experiments.orthogonal", "steerid.experiments.measures", "steerid.scorers.truth",
     "steerid.scorers.vader", "transformers.models.llama.modeling_llama", "sklearn.linear_model",
-    "scipy.stats", "pandas", "pyarrow", "steerid.audit", "steerid.audit_worker", "steerid.audit_results",
+    "scipy.stats", "pandas", "pyarrow", "steerid.audit", "steerid.audit.worker", "steerid.audit.results",
     "steerid.report",
 ]
 

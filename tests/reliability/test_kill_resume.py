@@ -135,7 +135,7 @@ def _tamper(line: str) -> str:
 
 @pytest.mark.parametrize("damage", ["torn", "checksum", "garbage"])
 def test_bad_last_line_is_dropped_never_used(runs, tmp_path, damage):
-    from steerid.audit_checkpoint import Checkpoint
+    from steerid.audit.checkpoint import Checkpoint
 
     lines = _records(runs["ref"])
     last = json.loads(lines[-1])["unit_id"]
@@ -149,7 +149,7 @@ def test_bad_last_line_is_dropped_never_used(runs, tmp_path, damage):
 
 
 def test_last_line_without_its_newline_is_kept(runs, tmp_path):
-    from steerid.audit_checkpoint import Checkpoint
+    from steerid.audit.checkpoint import Checkpoint
 
     lines = _records(runs["ref"])
     (tmp_path / "checkpoint.jsonl").write_text("".join(lines)[:-1], encoding="utf-8")
@@ -160,7 +160,7 @@ def test_last_line_without_its_newline_is_kept(runs, tmp_path):
 
 @pytest.mark.parametrize("damage", ["checksum", "garbage"])
 def test_bad_earlier_line_stops_the_run(runs, tmp_path, damage):
-    from steerid.audit_checkpoint import Checkpoint
+    from steerid.audit.checkpoint import Checkpoint
     from steerid.errors import OutputError
 
     lines = _records(runs["ref"])

@@ -27,8 +27,9 @@ from steerid.experiments.base import ExperimentContext
 from steerid.experiments.conditions import e1_conditions, run_conditions
 from steerid.generate import PerRowGumbelSampler, continuation_logprob, generate, teacher_forced
 from steerid.models import Site, load_model
+from steerid.models.hooks import count_hooks
 from steerid.provenance import Provenance
-from steerid.steer import count_hooks, steering
+from steerid.steer import steering
 from steerid.vector import SteeringVector
 
 ROWS = [[5, 6, 7, 8, 9, 10], [11, 12, 13], [14, 15, 16, 17]]

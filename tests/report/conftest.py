@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from steerid.audit import run_audit
-from steerid.audit_config import build_config
+from steerid.audit.profiles import build_config
 
 
 @pytest.fixture(scope="session")

@@ -89,3 +89,18 @@ def test_probability_metrics_and_per_tag():
         "a": {"n": 2, "accuracy": 1.0},
         "b": {"n": 2, "accuracy": 0.5},
     }
+
+
+def test_undecided_predictions_are_wrong_and_in_no_confusion_cell():
+    from steerid.scorers.metrics import accuracy, confusion
+
+    pred = np.array([1, -1, 0, -1, 1])  # -1: the answer judge could not decide
+    y = np.array([1, 1, 0, 0, 0])
+    assert accuracy(pred, y) == pytest.approx(2 / 5)
+    assert confusion(pred, y) == {"tp": 1, "fp": 1, "tn": 1, "fn": 0}
+
+
+def test_log_loss_by_hand():
+    from steerid.scorers.metrics import binary_log_loss
+
+    assert binary_log_loss(np.array([0.8, 0.25]), np.array([1, 0])) == pytest.approx(-(np.log(0.8) + np.log(0.75)) / 2)

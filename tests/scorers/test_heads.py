@@ -75,7 +75,7 @@ def test_scores_do_not_depend_on_batch_mates(heads):
     scorer = heads["formality"]
     text = "Kindly confirm receipt of this letter."
     alone = scorer.score([text])[0]
-    scorer.backend.clear_cache()
+    scorer.clear_cache()
     mixed = scorer.score(["lol ok", text, "A much longer sentence that pads the batch to a greater length than before."])
     assert abs(mixed[1] - alone) < 1e-5
 
@@ -86,7 +86,11 @@ def test_head_files_are_json_without_pickle(monkeypatch, backend):
         assert path.suffix == ".json", f"unexpected file in heads/: {path.name}"
         head = json.loads(path.read_text(encoding="utf-8"))
         assert head["format"] == HEAD_FORMAT
-        assert len(head["coef"]) == head["features"]["embedding"]["dim"] + len(head["features"]["lexical"])
+        # Format /2 (intentional change): several encoders side by side, plus context columns.
+        features = head["features"]
+        n_context = len(features["context"]["features"]) if features.get("context") else 0
+        assert len(head["coef"]) == sum(e["dim"] for e in features["encoders"]) + len(features["lexical"]) + n_context
+        assert 0.25 <= head["calibration"]["temperature"] <= 4.0
 
     def refuse(*args, **kwargs):
         raise AssertionError("pickle must not be used")
@@ -135,8 +139,68 @@ def test_wrong_embedding_weights_are_refused(tmp_path, backend):
     trait = shipped_heads()[0]
     shutil.copy(HEADS_DIR / f"{trait}.json", tmp_path / f"{trait}.json")
     head = json.loads((tmp_path / f"{trait}.json").read_text(encoding="utf-8"))
-    head["features"]["embedding"]["weights_sha256"] = "0" * 64
+    head["features"]["encoders"][0]["weights_sha256"] = "0" * 64
     (tmp_path / f"{trait}.json").write_text(json.dumps(head), encoding="utf-8")
     scorer = EmbeddingHeadScorer.load(trait, tmp_path, backend=backend)
     with pytest.raises(ScorerError, match="different embedding weights"):
         scorer.score(["hello"])
+
+
+def _v1_head(dim=384, lexical=("exclamations",)):
+    """A hand-made head in the old single-MiniLM format (steerid.scorer-head/1)."""
+    rng = np.random.default_rng(0)
+    n = dim + len(lexical)
+    return {
+        "format": "steerid.scorer-head/1",
+        "name": "formality",
+        "trait": "formality",
+        "higher_means": "more formal",
+        "features": {"embedding": {"name": "sentence-transformers/all-MiniLM-L6-v2", "dim": dim,
+                                   "weights_sha256": "unknown"}, "lexical": list(lexical)},
+        "standardize": {"mean": [0.0] * n, "scale": [1.0] * n},
+        "coef": rng.normal(size=n).tolist(),
+        "intercept": 0.1,
+        "training": {},
+    }
+
+
+def test_old_single_encoder_heads_still_load_and_score(tmp_path, backend):
+    head = _v1_head()
+    (tmp_path / "formality.json").write_text(json.dumps(head), encoding="utf-8")
+    scorer = EmbeddingHeadScorer.load("formality", tmp_path, backend=backend)
+    assert [e["key"] for e in scorer.encoders] == ["minilm"] and scorer.context is None and scorer.temperature == 1.0
+    texts = ["Good evening.", "yo!!"]
+    x = np.hstack([backend.encode(texts), [[0.0], [np.log1p(2)]]])
+    expected = 1 / (1 + np.exp(-(x @ np.asarray(head["coef"]) + 0.1)))
+    np.testing.assert_allclose(scorer.score(texts), expected, atol=1e-9)
+    assert scorer.to_dict()["format"] == HEAD_FORMAT
+
+
+@pytest.mark.parametrize(
+    "corrupt",
+    [
+        lambda h: {**h, "calibration": {"method": "temperature", "temperature": 0}},
+        lambda h: {**h, "features": {**h["features"], "encoders": []}},
+        lambda h: {**h, "features": {**h["features"], "encoders": [{"key": "minilm"}]}},
+        lambda h: {**h, "features": {**h["features"], "context": {"field": "opinion", "encoder": "nope",
+                                                                  "features": ["has_context"], "sentiment": {}}}},
+        lambda h: {**h, "features": {**h["features"], "context": {"field": "opinion", "encoder": h["features"]["encoders"][0]["key"],
+                                                                  "features": ["mind_reading"], "sentiment": {}}}},
+    ],
+)
+def test_corrupt_v2_fields_raise_scorer_error(tmp_path, corrupt):
+    trait = shipped_heads()[0]
+    head = json.loads((HEADS_DIR / f"{trait}.json").read_text(encoding="utf-8"))
+    (tmp_path / f"{trait}.json").write_text(json.dumps(corrupt(head)), encoding="utf-8")
+    with pytest.raises(ScorerError):
+        EmbeddingHeadScorer.load(trait, tmp_path)
+
+
+def test_temperature_divides_the_log_odds(tmp_path, backend):
+    head = _v1_head()
+    head["format"], head["features"] = "steerid.scorer-head/2", {
+        "encoders": [{**head["features"]["embedding"], "key": "minilm"}], "lexical": ["exclamations"], "context": None}
+    plain = EmbeddingHeadScorer(head, backend=backend)
+    hot = EmbeddingHeadScorer({**head, "calibration": {"method": "temperature", "temperature": 2.0}}, backend=backend)
+    texts = ["Dear Sir, thank you.", "lol"]
+    np.testing.assert_allclose(hot.decision_function(texts), plain.decision_function(texts) / 2.0, atol=1e-12)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import doctest
+import importlib
 import json
 import math
 
@@ -12,8 +13,8 @@ from scipy import stats as st
 
 from steerid.errors import DataError, SteerIdError
 from steerid.stats import draw_heterogeneity, fraction_equivalent, paired_tost
-from steerid.stats import heterogeneity as het_module
-from steerid.stats.heterogeneity import _mls_difference, two_way
+from steerid.stats.heterogeneity.layout import two_way
+from steerid.stats.heterogeneity.mls import _mls_difference
 
 
 def _draws(rng: np.random.Generator, j: int, n: int, *, tau: float, mu: float = 0.0, prompt_sd: float = 0.5,
@@ -221,5 +222,7 @@ def test_bad_input_raises_data_error(call) -> None:
     assert "fix:" in str(info.value) and "\n" not in str(info.value)
 
 
-def test_docstring_examples() -> None:
+@pytest.mark.parametrize("name", ["layout", "mls", "anova", "share"])
+def test_docstring_examples(name: str) -> None:
+    het_module = importlib.import_module(f"steerid.stats.heterogeneity.{name}")
     assert doctest.testmod(het_module, optionflags=doctest.ELLIPSIS).failed == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import doctest
+import importlib
 import json
 import math
 
@@ -20,8 +21,7 @@ from steerid.stats import (
     sequential_plan,
     tost_power_paired,
 )
-from steerid.stats import sequential as seq_module
-from steerid.stats.sequential import _simulate
+from steerid.stats.sequential.operating import _simulate
 
 OBF, POCOCK = "obrien-fleming", "pocock"
 
@@ -362,5 +362,7 @@ def test_monitor_misuse() -> None:
         mon.update(d)
 
 
-def test_docstring_examples() -> None:
+@pytest.mark.parametrize("name", ["boundaries", "plan", "decision", "result", "monitor", "operating"])
+def test_docstring_examples(name: str) -> None:
+    seq_module = importlib.import_module(f"steerid.stats.sequential.{name}")
     assert doctest.testmod(seq_module, optionflags=doctest.ELLIPSIS).failed == 0

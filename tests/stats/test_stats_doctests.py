@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 
-MODULES = ["bootstrap", "effect_size", "multiple", "power", "proportion", "tost"]
+MODULES = ["bootstrap", "effect_size", "multiple", "power", "proportion", "tost.paired", "tost.independent", "tost.onesided"]
 
 
 @pytest.mark.parametrize("name", MODULES)

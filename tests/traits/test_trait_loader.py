@@ -183,7 +183,9 @@ EVAL_OK = default_files()["eval.jsonl"]
 PAIRS_OK = default_files()["pairs.jsonl"]
 
 DIR_CASES = {
-    "missing eval file": ({"eval_jsonl": None}, ["eval.jsonl", "missing"]),
+    # a missing eval.jsonl is derived from held-out pairs; the demo's 3 pairs are too few for that
+    "missing eval file": ({"eval_jsonl": None}, ["pairs.jsonl", "3 pairs", "too few", "eval.jsonl", "need at least 12"]),
+    "missing pairs file": ({"pairs_jsonl": None}, ["pairs.jsonl", "file is missing", "trait.yaml and pairs.jsonl"]),
     "missing yaml": ({"trait_yaml": None}, ["trait.yaml", "missing"]),
     "empty likelihood": ({"likelihood_jsonl": ""}, ["likelihood.jsonl", "empty"]),
     "empty yaml": ({"trait_yaml": "\n"}, ["trait.yaml", "empty"]),

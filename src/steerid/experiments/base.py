@@ -2,14 +2,12 @@
 
 Each experiment module exposes ``run(config, ctx) -> Result`` where ``config`` is its own frozen
 dataclass of settings and ``Result`` a dataclass with ``to_dict()`` (JSON-safe: floats, ints,
-strings, lists, dicts; NaN allowed). Experiments never register hooks themselves: they call
+strings, lists, dicts; NaN allowed; see :mod:`steerid.results`). Experiments never register hooks themselves: they call
 :mod:`steerid.steer` / :mod:`steerid.generate`.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,22 +45,3 @@ class ExperimentContext:
     def displacement(self, alpha_rel: float) -> np.ndarray:
         """``α_rel · token_norm · û``: the displacement added for relative strength α_rel."""
         return alpha_rel * self.token_norm * self.vector.direction
-
-
-def jsonable(value: Any) -> Any:
-    """Convert dataclasses / numpy scalars and arrays / tuples into JSON-safe Python values."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        if hasattr(value, "to_dict"):
-            return jsonable(value.to_dict())
-        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return jsonable(value.tolist())
-    if isinstance(value, np.generic):
-        return jsonable(value.item())
-    if isinstance(value, float) and not math.isfinite(value):
-        return value
-    return value

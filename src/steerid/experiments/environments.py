@@ -9,25 +9,38 @@ relative efficacies are set side by side; Holm correction spans all environments
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, ClassVar
 
-from steerid.experiments.base import ExperimentContext, jsonable
+from steerid.experiments.base import ExperimentContext
 from steerid.experiments.conditions import ScoreFn
-from steerid.experiments.orthogonal import E1Config
+from steerid.experiments.orthogonal import OrthogonalConfig
 from steerid.experiments.orthogonal import run as run_e1
+from steerid.results import ResultMixin, Summary, Table, jsonable
 from steerid.stats import holm
 
 
-@dataclass
-class EnvironmentsResult:
+@dataclass(repr=False)
+class EnvironmentsResult(ResultMixin):
+    """E3: the E1 result per environment and the family p-values Holm-corrected across environments."""
+
+    _repr_fields: ClassVar[tuple[str, ...]] = ("per_environment", "holm_p")
+
     per_environment: dict[str, dict[str, Any]]
     holm_p: dict[str, list[float]]
 
     def to_dict(self) -> dict[str, Any]:
         return jsonable({"per_environment": self.per_environment, "holm_p": self.holm_p})
 
+    def summary(self) -> Summary:
+        """Per environment and family: verdict and the family p-value Holm-corrected across environments."""
+        rows = tuple((env, fam.get("sign"), fam.get("rho"), fam.get("verdict"), p)
+                     for env, result in self.per_environment.items()
+                     for fam, p in zip(result.get("families", []), self.holm_p.get(env, [])))
+        return Summary("E3 environments", rows=[("environments", len(self.per_environment))],
+                       tables=[Table(("environment", "sign", "ρ", "verdict", "Holm p (all environments)"), rows)])
 
-def run(config: E1Config, ctx: ExperimentContext, environment_prompts: dict[str, list[str]],
+
+def run(config: OrthogonalConfig, ctx: ExperimentContext, environment_prompts: dict[str, list[str]],
         measures_by_environment: dict[str, dict[str, ScoreFn]]) -> EnvironmentsResult:
     """E1 per environment; ``environment_prompts`` maps environment → formatted prompts."""
     results = {}
@@ -40,3 +53,7 @@ def run(config: E1Config, ctx: ExperimentContext, environment_prompts: dict[str,
     for (env, _, _), p in zip(flat, adjusted):
         holm_p[env].append(float(p))
     return EnvironmentsResult(per_environment=results, holm_p=holm_p)
+
+
+# E3 (its name in audit configs, the CLI and the report) — aliases of the descriptive names.
+E3Result = EnvironmentsResult

@@ -36,12 +36,13 @@ import numpy as np
 
 from steerid.batching import encode
 from steerid.errors import DataError
-from steerid.experiments.base import ExperimentContext, jsonable
+from steerid.experiments.base import ExperimentContext
 from steerid.experiments.farthest_common import FarthestResult, Measure, perp_basis, perp_unit
 from steerid.experiments.farthest_search import search_farthest
 from steerid.experiments.fisher import SiteLinearization, spectrum
 from steerid.generate import continuation_logprobs
-from steerid.vector import check_finite_nonzero
+from steerid.results import jsonable
+from steerid.validation import check_vector
 
 __all__ = ["FarthestConfig", "FarthestResult", "candidate_directions", "likelihood_measure", "low_fisher_basis", "run",
            "search_farthest", "split_items"]
@@ -105,7 +106,7 @@ def candidate_directions(v: np.ndarray, *, n_random: int, basis: np.ndarray | No
                          seed: int = 0) -> tuple[np.ndarray, list[str]]:
     """Unit candidate directions ⟂ v: ``n_random`` uniform on the sphere of v^⊥ (kind ``random``), then
     ``n_basis`` uniform in span(P⊥v B) for a (d, k) ``basis`` B, e.g. low-Fisher eigenvectors (``basis``)."""
-    vhat = check_finite_nonzero(v, "v")
+    vhat = check_vector(v, "v")
     vhat = vhat / np.linalg.norm(vhat)
     d, rng = vhat.size, np.random.default_rng(seed)
     dirs, kinds = [], []

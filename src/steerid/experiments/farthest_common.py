@@ -6,12 +6,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from steerid.errors import DataError, VectorError
-from steerid.experiments.base import jsonable
+from steerid.results import ResultMixin, Summary, Table, fields_dict, jsonable
 
 Measure = Callable[[np.ndarray, np.ndarray], Mapping[str, np.ndarray]]
 """``measure(deltas (K, d), items (n,)) -> {name: (K, n) scores}``, primary first."""
@@ -79,10 +79,8 @@ def check_items(items: Any, what: str) -> np.ndarray:
     return a.astype(np.int64)
 
 
-
-
-@dataclass
-class FarthestResult:
+@dataclass(repr=False)
+class FarthestResult(ResultMixin):
     """Outcome of the farthest-equivalent-vector search.
 
     Attributes:
@@ -113,6 +111,8 @@ class FarthestResult:
         seconds: wall time of ``run`` (NaN for the bare search).
     """
 
+    _repr_fields: ClassVar[tuple[str, ...]] = ("verdict", "cosine", "theta_deg", "norm_ratio")
+
     verdict: str
     cosine: float
     norm_ratio: float
@@ -139,10 +139,10 @@ class FarthestResult:
     seconds: float = math.nan
 
     def to_dict(self) -> dict[str, Any]:
-        return jsonable({"experiment": "farthest", **{k: getattr(self, k) for k in self.__dataclass_fields__}})
+        return jsonable({"experiment": "farthest", **fields_dict(self)})
 
-    def summary(self) -> str:
-        """One line: verdict, cosine, θ, norm ratio, the confirm evidence, what failed and the budget."""
+    def summary(self) -> Summary:
+        """Verdict line (cosine, θ, norm ratio, confirm evidence, failures, budget) and the ladder."""
         b = self.budget
         head = (f"{self.verdict}: u with cos {self.cosine:.3f} to v (θ = {self.theta_deg:.1f}°, "
                 f"‖u‖/‖v‖ = {self.norm_ratio:.2f}, {self.best_candidate.get('kind', '?')} candidate)")
@@ -153,4 +153,11 @@ class FarthestResult:
                      f"max adjusted p = {worst:.3g} over {', '.join(self.measures)}")
         if self.failed:
             head += f"; failed on {', '.join(self.failed)}"
-        return head + f"; budget {b['calls']}/{b['calls_bound']} measure calls, {b['rows']} item rows"
+        head += f"; budget {b['calls']}/{b['calls_bound']} measure calls, {b['rows']} item rows"
+        ladder = Table(("θ (deg)", "cosine", "‖u‖/‖v‖", "passed", "failed"), tuple(
+            (r.get("theta_deg"), r.get("cosine"), r.get("norm_ratio"), r.get("passed"), ", ".join(r.get("failed") or []))
+            for r in self.ladder), title="confirm ladder")
+        return Summary("Farthest equivalent vector", rows=[
+            ("primary measure", self.primary), ("measures", ", ".join(self.measures)), ("‖v‖", self.v_norm),
+            ("search items", len(self.search_items)), ("confirm items", len(self.confirm_items)),
+        ], tables=[ladder] if self.ladder else [], verdict=head, sections={"notes": self.notes})

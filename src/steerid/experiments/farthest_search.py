@@ -55,7 +55,7 @@ import numpy as np
 from steerid.errors import DataError, VectorError
 from steerid.experiments.farthest_common import FarthestResult, Measure, MeasureCounter, check_items, perp_basis, perp_unit
 from steerid.stats import holm, paired_tost, tost_power_paired
-from steerid.vector import check_finite_nonzero
+from steerid.validation import check_vector
 
 BUDGET = "1 + M(2 + c_steps)(1 + n_bisect) + n_refine(2 + c_steps) + (2 + c_steps) + 1"
 
@@ -230,7 +230,7 @@ def search_farthest(measure: Measure, v: np.ndarray, candidates: np.ndarray, *, 
         max_calls: stop before a candidate whose worst case would exceed this many calls.
         seed: seeds the refinement proposals.
     """
-    vv = check_finite_nonzero(v, "v")
+    vv = check_vector(v, "v")
     d = vv.size
     cand = np.asarray(candidates, dtype=np.float64)
     if cand.ndim != 2 or cand.shape[1] != d or not np.isfinite(cand).all():

@@ -16,16 +16,17 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from steerid.decode import choose_dtype, in_dtype
-from steerid.experiments.base import ExperimentContext, jsonable
+from steerid.experiments.base import ExperimentContext
 from steerid.experiments.conditions import Condition, ConditionRuns, e1_conditions
 from steerid.experiments.draws import radius
-from steerid.experiments.orthogonal import E1Config, analyse, collect
+from steerid.experiments.orthogonal import FAMILY_COLUMNS, OrthogonalConfig, analyse, collect
 from steerid.generate import continuation_logprobs
+from steerid.results import ResultMixin, Summary, jsonable, records_table
 from steerid.stats import tost_sample_size_paired
 from steerid.experiments.analysis import planned_power
 
@@ -45,9 +46,11 @@ def likelihood_scores(ctx: ExperimentContext, conditions: Sequence[Condition], p
     return (both[:, 0] - both[:, 1]).reshape(n_p, n_c).T
 
 
-@dataclass
-class LikelihoodResult:
+@dataclass(repr=False)
+class LikelihoodResult(ResultMixin):
     """E1 analysed on the likelihood measure (same fields as E1's families / efficacy)."""
+
+    _repr_fields: ClassVar[tuple[str, ...]] = ("n_items", "displacement_norm", "planned_power")
 
     config: dict[str, Any]
     n_items: int
@@ -61,11 +64,15 @@ class LikelihoodResult:
     n_available: int | None = None
     farthest_equivalent: dict[str, Any] | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        return jsonable({k: getattr(self, k) for k in self.__dataclass_fields__})
+    def summary(self) -> Summary:
+        """Design, then one row per (sign, ρ) family on the likelihood measure."""
+        return Summary("E1 on the likelihood measure: v vs v + v⊥", rows=[
+            ("items", self.n_items), ("items available", self.n_available), ("displacement norm ‖αv‖", self.displacement_norm),
+            ("planned power", self.planned_power), ("n for 80% power", self.n_required),
+        ], tables=[records_table(self.families, FAMILY_COLUMNS)])
 
 
-def run(config: E1Config, ctx: ExperimentContext) -> LikelihoodResult:
+def run(config: OrthogonalConfig, ctx: ExperimentContext) -> LikelihoodResult:
     """E1 on the likelihood measure. ``ctx.prompts`` are formatted item prompts; the positive and
     negative continuations come from ``ctx.extra['positives']`` / ``ctx.extra['negatives']``."""
     scale = config.alpha_rel * ctx.token_norm

@@ -35,24 +35,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 
 from steerid.batching import encode
 from steerid.capture import token_moments
 from steerid.errors import DataError
-from steerid.experiments.base import ExperimentContext, jsonable
+from steerid.experiments.base import ExperimentContext
 from steerid.experiments.fisher import DEFAULT_TOLERANCES, FisherSpectrum, SiteLinearization, spectrum
 from steerid.generate import generate
 from steerid.models.loader import LoadedModel
 from steerid.models.site import Site
+from steerid.results import ResultMixin, Summary, Table, fields_dict, jsonable
 
 DEFAULT_THRESHOLDS = (0.90, 0.95, 0.99)
 
 
-@dataclass
-class CovarianceSpectrum:
+@dataclass(repr=False)
+class CovarianceSpectrum(ResultMixin):
     """Eigen-spectrum of the token covariance at a site (see the module docstring).
 
     Attributes:
@@ -68,6 +69,8 @@ class CovarianceSpectrum:
         note: one sentence on n vs d.
         basis: top ``basis_k`` eigenvectors as columns (d, k), or None (not serialised).
     """
+
+    _repr_fields: ClassVar[tuple[str, ...]] = ("site", "n", "d", "numerical_rank")
 
     site: str
     eigenvalues: np.ndarray
@@ -86,10 +89,18 @@ class CovarianceSpectrum:
         return float(np.clip(self.eigenvalues, 0, None).sum())
 
     def to_dict(self) -> dict:
-        keys = [f for f in self.__dataclass_fields__ if f != "basis"]
-        out = {key: getattr(self, key) for key in keys}
+        out = fields_dict(self, exclude=("basis",))
         out["total_variance"] = self.total_variance
         return jsonable(out)
+
+    def summary(self) -> Summary:
+        """Effective rank at each variance threshold, n vs d."""
+        ranks = Table(("variance", "effective rank", "fraction of d"), tuple(
+            (t, r, self.effective_rank_fraction.get(t)) for t, r in self.effective_rank.items()))
+        return Summary(f"Token covariance spectrum at {self.site}", rows=[
+            ("tokens n", self.n), ("d", self.d), ("numerical rank", self.numerical_rank),
+            ("rank bounded by n", self.rank_bounded_by_n), ("total variance", self.total_variance),
+        ], tables=[ranks], sections={"notes": [self.note]})
 
 
 def effective_rank(eigenvalues: np.ndarray, threshold: float) -> int:
@@ -165,7 +176,7 @@ def covariance_spectrum(lm: LoadedModel, site: Site, texts: Sequence[str], *, ba
 
 
 @dataclass(frozen=True)
-class Config:
+class NullSpaceConfig:
     """E6 settings.
 
     Attributes:
@@ -193,9 +204,11 @@ class Config:
     lanczos_tol: float = 1e-6
 
 
-@dataclass
-class Result:
+@dataclass(repr=False)
+class NullSpaceResult(ResultMixin):
     """E6 result: covariance spectrum, Fisher spectrum (and JᵀJ), and where the vector sits."""
+
+    _repr_fields: ClassVar[tuple[str, ...]] = ("site", "model")
 
     site: str
     model: str
@@ -209,6 +222,13 @@ class Result:
         return jsonable({"experiment": "E6", "site": self.site, "model": self.model, "covariance": self.covariance,
                          "fisher": self.fisher, "euclidean": self.euclidean, "vector": self.vector,
                          "config": self.config})
+
+    def summary(self) -> Summary:
+        """Covariance ranks, Fisher null-space dimensions and where the vector sits."""
+        cov, fisher = self.covariance.summary(), self.fisher.summary()
+        return Summary("E6 null space", rows=[("site", self.site), ("model", self.model), *self.vector.items()],
+                       tables=[*cov.tables, *fisher.tables], sections={"covariance": [self.covariance.note],
+                                                                        "fisher": [self.fisher.note]})
 
 
 def fisher_sequences(ctx: ExperimentContext, prompts: Sequence[str], on: str, max_new_tokens: int,
@@ -224,7 +244,7 @@ def fisher_sequences(ctx: ExperimentContext, prompts: Sequence[str], on: str, ma
     return [row + cont for row, cont in zip(ids, gen.tokens, strict=True)]
 
 
-def run(config: Config, ctx: ExperimentContext) -> Result:
+def run(config: NullSpaceConfig, ctx: ExperimentContext) -> NullSpaceResult:
     """E6: covariance spectrum on ``ctx.prompts`` and Fisher / JᵀJ spectra at ``ctx.site``."""
     lm, site = ctx.lm, ctx.site
     moments, _ = token_moments(lm, ctx.prompts, site, skip_first=True, batch_size=ctx.batch_size)
@@ -250,6 +270,10 @@ def run(config: Config, ctx: ExperimentContext) -> Result:
     for tol in config.tolerances:
         keep = fisher.eigenvalues >= tol * fisher.eigenvalues[0]
         vector[f"fisher_range_mass@{tol:g}"] = float(np.sum((top[:, keep].T @ u) ** 2))
-    return Result(site=str(site), model=lm.info.name, covariance=cov, fisher=fisher, euclidean=euclid, vector=vector,
+    return NullSpaceResult(site=str(site), model=lm.info.name, covariance=cov, fisher=fisher, euclidean=euclid, vector=vector,
                   config=jsonable(config))
 
+
+# E6 (its name in audit configs, the CLI and the report) — aliases of the descriptive names.
+E6Config = NullSpaceConfig
+E6Result = NullSpaceResult

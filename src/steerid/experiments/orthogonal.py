@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -40,14 +40,15 @@ from steerid.experiments.analysis import (
     verdict,
     verdict_relative,
 )
-from steerid.experiments.base import ExperimentContext, jsonable
+from steerid.experiments.base import ExperimentContext
 from steerid.experiments.conditions import ConditionRuns, ScoreFn, e1_conditions, run_conditions
 from steerid.experiments.draws import draw_rows, holm_draws, look_sizes, radius, run_in_looks, summarise_family
+from steerid.results import ResultMixin, Summary, jsonable, records_table
 from steerid.stats import holm, tost_sample_size_paired, wilson_ci
 
 
 @dataclass(frozen=True)
-class E1Config:
+class OrthogonalConfig:
     """Settings of E1."""
 
     alpha_rel: float = 0.1
@@ -69,9 +70,17 @@ class E1Config:
     spending: str = "obrien-fleming"
 
 
-@dataclass
-class E1Result:
+#: Columns of the per-family table in the E1 (and likelihood) summaries.
+FAMILY_COLUMNS = (("sign", "sign"), ("ρ", "rho"), ("steers", "steers"), ("draws", "n_draws"),
+                  ("draws equiv.", "n_draws_equivalent"), ("pass fraction", "fraction_pass.estimate"),
+                  ("family p", "tost.p_tost"), ("Holm p", "tost.p_tost_holm"), ("verdict", "verdict"))
+
+
+@dataclass(repr=False)
+class OrthogonalResult(ResultMixin):
     """Everything E1 measured; ``to_dict()`` is JSON-safe."""
+
+    _repr_fields: ClassVar[tuple[str, ...]] = ("primary", "n_prompts", "displacement_norm", "planned_power")
 
     config: dict[str, Any]
     n_prompts: int
@@ -87,9 +96,6 @@ class E1Result:
     sequential: dict[str, Any] | None = None
     n_available: int | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        return jsonable({k: getattr(self, k) for k in self.__dataclass_fields__})
-
     def condition_rows(self) -> list[dict[str, Any]]:
         """One row per condition × measure (for the parquet table)."""
         rows = []
@@ -97,6 +103,14 @@ class E1Result:
             for name, eff in per_condition.items():
                 rows.append({"measure": measure, "condition": name, **{k: v for k, v in eff.items() if not isinstance(v, list)}})
         return rows
+
+    def summary(self) -> Summary:
+        """Design, then one row per (sign, ρ) family: steering, draws passing, family TOST, verdict."""
+        return Summary("E1 orthogonal perturbations: v vs v + v⊥", rows=[
+            ("primary measure", self.primary), ("measures", ", ".join(self.measures)), ("prompts", self.n_prompts),
+            ("prompts available", self.n_available), ("displacement norm ‖αv‖", self.displacement_norm),
+            ("planned power", self.planned_power), ("n for 80% power", self.n_required),
+        ], tables=[records_table(self.families, FAMILY_COLUMNS)])
 
 
 def _sequential_record(monitor) -> dict[str, Any]:
@@ -110,7 +124,7 @@ def _sequential_record(monitor) -> dict[str, Any]:
             "ci": [float(x) for x in last.ci] if last is not None else None, "shown_different": different}
 
 
-def analyse(runs: ConditionRuns, config: E1Config, primary: str, seed: int = 0,
+def analyse(runs: ConditionRuns, config: OrthogonalConfig, primary: str, seed: int = 0,
             monitors: dict | None = None) -> tuple[dict, list[dict]]:
     """Efficacy of every condition, the per-(sign, ρ) families and each draw's own verdict.
 
@@ -175,7 +189,7 @@ def analyse(runs: ConditionRuns, config: E1Config, primary: str, seed: int = 0,
     return eff, families
 
 
-def run(config: E1Config, ctx: ExperimentContext, measures: dict[str, ScoreFn] | None = None) -> E1Result:
+def run(config: OrthogonalConfig, ctx: ExperimentContext, measures: dict[str, ScoreFn] | None = None) -> OrthogonalResult:
     """Run E1 on ``ctx.prompts``. ``measures`` (or ``ctx.extra['measures']``) maps name → score
     function; the first is the primary (target-trait) measure."""
     measures = dict(measures if measures is not None else ctx.extra["measures"])
@@ -191,7 +205,7 @@ def run(config: E1Config, ctx: ExperimentContext, measures: dict[str, ScoreFn] |
     runs, sequential, monitors = collect(block, len(ctx.prompts), conditions, primary, config)
     eff, families = analyse(runs, config, primary, seed=ctx.seed, monitors=monitors)
     n = runs.scores[primary].shape[1]
-    return E1Result(
+    return OrthogonalResult(
         config=jsonable(config.__dict__), n_prompts=n, displacement_norm=scale, primary=primary,
         measures=list(runs.scores), planned_power=planned_power(n, config.margin_dz, config.test_alpha),
         n_required=tost_sample_size_paired(config.margin_dz, alpha=config.test_alpha),
@@ -202,7 +216,7 @@ def run(config: E1Config, ctx: ExperimentContext, measures: dict[str, ScoreFn] |
     )
 
 
-def collect(block, n_available: int, conditions, primary: str, config: E1Config):
+def collect(block, n_available: int, conditions, primary: str, config: OrthogonalConfig):
     """All prompts in one block, or (``config.sequential``) look by look until every draw is decided.
 
     The largest look is the power plan's n (80 % power at the margin, +5 % for the sequential
@@ -229,3 +243,8 @@ def examples(runs: ConditionRuns, n: int, names: Sequence[str] = ("none", "+v", 
     n_prompts = len(runs.texts[0]) if runs.texts else 0
     return [{"prompt_index": p, "continuations": {name: runs.texts[runs.index(name)][p] for name in wanted}}
             for p in range(min(n, n_prompts))]
+
+
+# E1 (its name in audit configs, the CLI and the report) — aliases of the descriptive names.
+E1Config = OrthogonalConfig
+E1Result = OrthogonalResult

@@ -11,8 +11,13 @@ row ``i`` of each from the same contrastive pair), and sets:
   mean difference projected on ``direction_``, so ``raw_norm_ · direction_`` is always a
   displacement of the size the data show.
 
-``fit`` returns ``self``. ``params()`` returns the JSON-serialisable hyper-parameters (and
-chosen values, e.g. a cross-validated regularisation strength) recorded in the provenance.
+``fit`` returns ``self``. The scikit-learn contract holds (:class:`Estimator`, shared with the
+recovery constraints of :mod:`steerid.recover`): hyper-parameters are set in ``__init__`` only and
+validated in ``fit``; learned state ends in ``_``; ``get_params()`` / ``set_params()`` and a repr
+listing the non-default parameters come from :class:`sklearn.base.BaseEstimator`, so
+``sklearn.base.clone`` works. ``params()`` is the JSON-serialisable provenance record:
+``get_params()`` plus chosen values learned in ``fit`` (e.g. a cross-validated regularisation
+strength), ``None`` before ``fit``.
 """
 
 from __future__ import annotations
@@ -21,31 +26,10 @@ from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 import numpy as np
+from sklearn.base import BaseEstimator
 
 from steerid.errors import DataError
-
-
-def check_activations(pos: np.ndarray, neg: np.ndarray, *, paired: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Validate and convert the two activation matrices to float64."""
-    pos = np.asarray(pos, dtype=np.float64)
-    neg = np.asarray(neg, dtype=np.float64)
-    if pos.ndim != 2 or neg.ndim != 2:
-        raise DataError("activations must be 2-D arrays (n, d)", "pool tokens before fitting")
-    if pos.shape[0] == 0 or neg.shape[0] == 0:
-        raise DataError("no positive or no negative examples to fit on", "supply at least one pair")
-    if pos.shape[1] != neg.shape[1]:
-        raise DataError(
-            f"positive and negative activations differ in width ({pos.shape[1]} vs {neg.shape[1]})",
-            "capture both at the same site",
-        )
-    if paired and pos.shape[0] != neg.shape[0]:
-        raise DataError(
-            f"paired method needs as many positives as negatives ({pos.shape[0]} vs {neg.shape[0]})",
-            "give complete contrastive pairs",
-        )
-    if not (np.isfinite(pos).all() and np.isfinite(neg).all()):
-        raise DataError("activations contain NaN or inf", "check the model dtype and the prompts")
-    return pos, neg
+from steerid.results import jsonable
 
 
 def align_sign(direction: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
@@ -54,7 +38,33 @@ def align_sign(direction: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> np.nd
     return -direction if gap < 0 else direction
 
 
-class Extractor(ABC):
+class Estimator(BaseEstimator):
+    """scikit-learn estimator with a JSON provenance record (extractors and recovery constraints).
+
+    Subclasses take their hyper-parameters as explicit ``__init__`` arguments stored unchanged
+    under the same names, and list in ``_recorded`` the fitted attributes worth recording
+    (``{record key: attribute}``).
+
+    Example:
+        >>> from steerid.extract.pca import PCA
+        >>> PCA(centred=True)
+        PCA(centred=True)
+        >>> PCA().set_params(centred=True).get_params()
+        {'centred': True}
+    """
+
+    _recorded: ClassVar[dict[str, str]] = {}
+
+    def params(self) -> dict[str, Any]:
+        """JSON-safe ``get_params()`` (array parameters recorded by their shape) and the fitted
+        values named in ``_recorded`` (``None`` before ``fit``)."""
+        record = {name: list(np.shape(value)) if isinstance(value, np.ndarray) else jsonable(value)
+                  for name, value in self.get_params(deep=False).items()}
+        record.update({key: jsonable(getattr(self, attribute, None)) for key, attribute in self._recorded.items()})
+        return record
+
+
+class Extractor(Estimator, ABC):
     """Base class for a steering-direction estimator."""
 
     method: ClassVar[str]
@@ -66,10 +76,6 @@ class Extractor(ABC):
     @abstractmethod
     def fit(self, pos: np.ndarray, neg: np.ndarray) -> "Extractor":
         """Estimate the direction from positive and negative activations."""
-
-    def params(self) -> dict[str, Any]:
-        """Hyper-parameters and fitted choices, JSON-serialisable."""
-        return {}
 
     def _finish(self, raw: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> "Extractor":
         norm = float(np.linalg.norm(raw))

@@ -20,13 +20,12 @@ v is in inverse activation units, so ``raw_norm_`` is the mean gap along the uni
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 from sklearn.covariance import LedoitWolf
 
 from steerid.errors import DataError
-from steerid.extract.base import Extractor, check_activations
+from steerid.extract.base import Extractor
+from steerid.validation import check_activations
 
 
 class LDA(Extractor):
@@ -48,6 +47,7 @@ class LDA(Extractor):
     """
 
     method = "lda"
+    _recorded = {"shrinkage": "shrinkage_"}
 
     shrinkage_: float
 
@@ -83,7 +83,3 @@ class LDA(Extractor):
                 "add examples or use mean_diff",
             ) from err
         return self._finish(raw, pos, neg)
-
-    def params(self) -> dict[str, Any]:
-        """The fitted shrinkage (``None`` before ``fit``)."""
-        return {"shrinkage": getattr(self, "shrinkage_", None)}

@@ -12,11 +12,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from steerid.extract.base import Extractor, check_activations
+from steerid.extract.base import Extractor
+from steerid.validation import check_activations
 
 
 class MeanDiff(Extractor):
-    """Difference of class means."""
+    """Difference of class means (no hyper-parameters).
+
+    Attributes:
+        direction_: Unit direction ``(μ₊ − μ₋) / ‖μ₊ − μ₋‖``, shape ``(d,)``.
+        raw_norm_: ``‖μ₊ − μ₋‖``.
+    """
 
     method = "mean_diff"
 

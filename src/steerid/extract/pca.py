@@ -26,12 +26,11 @@ SVD is used and the result is exact and deterministic.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from steerid.errors import DataError
-from steerid.extract.base import Extractor, check_activations
+from steerid.extract.base import Extractor
+from steerid.validation import check_activations, check_bool
 
 
 class PCA(Extractor):
@@ -58,6 +57,7 @@ class PCA(Extractor):
 
     method = "pca"
     paired = True
+    _recorded = {"explained_variance_ratio": "explained_variance_ratio_"}
 
     explained_variance_ratio_: float
 
@@ -78,10 +78,7 @@ class PCA(Extractor):
             DataError: Invalid shapes, unpaired counts, NaN/inf, all pairs identical, or (centred)
                 fewer than two pairs or all differences equal.
         """
-        if not isinstance(self.centred, (bool, np.bool_)):
-            raise DataError(
-                f"pca 'centred' must be true or false, got {self.centred!r}", "pass a boolean"
-            )
+        check_bool(self.centred, "pca 'centred'")
         pos, neg = check_activations(pos, neg, paired=True)
         diffs = pos - neg
         total = float(np.linalg.norm(diffs))
@@ -103,10 +100,3 @@ class PCA(Extractor):
         power = float(np.sum(sing**2))
         self.explained_variance_ratio_ = float(sing[0] ** 2) / power if power > 0 else 0.0
         return self._finish(vt[0] * sing[0], pos, neg)
-
-    def params(self) -> dict[str, Any]:
-        """Hyper-parameters and the fitted explained-variance ratio (``None`` before ``fit``)."""
-        return {
-            "centred": bool(self.centred),
-            "explained_variance_ratio": getattr(self, "explained_variance_ratio_", None),
-        }

@@ -38,7 +38,8 @@ from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
 from sklearn.model_selection import StratifiedKFold
 
 from steerid.errors import DataError
-from steerid.extract.base import Extractor, check_activations
+from steerid.extract.base import Extractor
+from steerid.validation import check_activations, check_int, check_seed
 
 
 class Probe(Extractor):
@@ -69,6 +70,7 @@ class Probe(Extractor):
     """
 
     method = "probe"
+    _recorded = {"C": "C_", "cv_folds": "cv_folds_", "cv_accuracy": "cv_accuracy_", "cv_log_loss": "cv_log_loss_"}
 
     C_: float
     cv_folds_: int
@@ -96,12 +98,8 @@ class Probe(Extractor):
         """
         pos, neg = check_activations(pos, neg, paired=False)
         grid = self._grid()
-        if isinstance(self.cv, bool) or not isinstance(self.cv, (int, np.integer)) or self.cv < 2:
-            raise DataError(f"probe 'cv' must be an integer ≥ 2, got {self.cv!r}", "use e.g. cv=5")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)):
-            raise DataError(
-                f"probe 'seed' must be an integer, got {self.seed!r}", "use e.g. seed=0"
-            )
+        check_int(self.cv, "probe 'cv'", minimum=2)
+        check_seed(self.seed)
         n_min = min(pos.shape[0], neg.shape[0])
         if n_min < 2:
             raise DataError(
@@ -151,11 +149,7 @@ class Probe(Extractor):
     def _grid(self) -> int | list[float]:
         """Validate ``Cs`` and return it in the form scikit-learn expects."""
         if isinstance(self.Cs, (int, np.integer)) and not isinstance(self.Cs, bool):
-            if self.Cs < 1:
-                raise DataError(
-                    f"probe 'Cs' must be ≥ 1 grid points, got {self.Cs}", "use e.g. Cs=10"
-                )
-            return int(self.Cs)
+            return check_int(self.Cs, "probe 'Cs' (grid points)", minimum=1)
         bad = DataError(
             f"probe 'Cs' must be positive finite values, got {self.Cs!r}",
             "use e.g. Cs=[0.01, 1, 100]",
@@ -171,17 +165,9 @@ class Probe(Extractor):
         return [float(c) for c in values]
 
     def params(self) -> dict[str, Any]:
-        """Hyper-parameters and the cross-validation results (``None`` before ``fit``)."""
-        if isinstance(self.Cs, (int, np.integer)):
-            grid: int | list[float] = int(self.Cs)
-        else:
-            grid = [float(c) for c in self.Cs]
-        return {
-            "Cs": grid,
-            "cv": int(self.cv),
-            "seed": int(self.seed),
-            "C": getattr(self, "C_", None),
-            "cv_folds": getattr(self, "cv_folds_", None),
-            "cv_accuracy": getattr(self, "cv_accuracy_", None),
-            "cv_log_loss": getattr(self, "cv_log_loss_", None),
-        }
+        """Hyper-parameters (an explicit ``Cs`` grid as floats) and the cross-validation results
+        (``None`` before ``fit``)."""
+        record = super().params()
+        if not isinstance(self.Cs, (int, np.integer)):
+            record["Cs"] = [float(c) for c in self.Cs]
+        return record

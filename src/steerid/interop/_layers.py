@@ -25,7 +25,8 @@ from steerid.errors import SiteError, VectorError
 from steerid.models.info import ModelInfo
 from steerid.models.site import Site
 from steerid.provenance import Provenance
-from steerid.vector import SteeringVector, check_finite_nonzero
+from steerid.validation import check_vector
+from steerid.vector import SteeringVector
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +96,7 @@ def to_numpy(values: Any, what: str) -> np.ndarray:
             raise VectorError(f"{what} is not numeric ({exc})", "pass a tensor or array") from exc
     if array.ndim > 1 and array.size == array.shape[-1]:
         array = array.reshape(-1)
-    return check_finite_nonzero(array, what)
+    return check_vector(array, what)
 
 
 def provenance_payload(vectors: Sequence[SteeringVector], alpha: float | None) -> str:

@@ -21,6 +21,7 @@ class ModelInfo:
         dtype: torch dtype name the model runs in.
         source: where the weights were read from.
         max_positions: context window in tokens (None when the config does not say).
+        device: torch device the model runs on (``cpu``, ``cuda``, ``cuda:1``...).
     """
 
     spec: str
@@ -33,6 +34,7 @@ class ModelInfo:
     dtype: str
     source: str
     max_positions: int | None = None
+    device: str = "cpu"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -5,6 +5,13 @@ Specs:
     ``tiny:<family>``: random tiny model for tests (see :mod:`steerid.models.tiny`);
     a local directory in Hugging Face format;
     a hub id (``org/name``): loaded from the local HF cache or the hub when reachable.
+
+Device and dtype: ``device="auto"`` is CUDA when ``torch.cuda.is_available()``, else the CPU;
+``dtype="auto"`` is bfloat16 on CUDA and float32 on the CPU (steerid's CPU default: bf16 matmuls
+on CPUs without native bf16 are slower and less precise). Both resolved values are recorded in
+:class:`~steerid.models.info.ModelInfo` (``device``, ``dtype``) and from there in provenance.
+An already loaded Hugging Face model and tokenizer become a :class:`LoadedModel` with
+:func:`wrap_model`.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from steerid.models.tiny import TINY_CONFIGS, tiny_model
 DEFAULT_MODEL = "smollm2-135m"
 DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
           "float16": torch.float16, "fp16": torch.float16}
+DEVICES = ("auto", "cpu", "cuda")
 
 
 @dataclass
@@ -51,6 +59,37 @@ def parse_dtype(dtype: str | torch.dtype) -> torch.dtype:
     if dtype not in DTYPES:
         raise ModelError(f"unknown dtype '{dtype}'", "use float32 or bfloat16")
     return DTYPES[dtype]
+
+
+def resolve_device(device: str | torch.device = "cpu") -> torch.device:
+    """``auto`` → ``cuda`` when CUDA is available, else ``cpu``; ``cuda`` without CUDA is a ModelError."""
+    if isinstance(device, torch.device):
+        return device
+    name = str(device).strip().lower()
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cpu":
+        return torch.device("cpu")
+    if name == "cuda" or name.startswith("cuda:"):
+        if not torch.cuda.is_available():
+            raise ModelError(f"--device {name} was asked for but CUDA is not available on this machine",
+                             "use --device auto (CUDA when available) or --device cpu")
+        try:
+            resolved = torch.device(name)
+        except RuntimeError as exc:
+            raise ModelError(f"invalid device '{device}'", "use --device cuda or cuda:<index>") from exc
+        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
+            raise ModelError(f"there is no CUDA device {resolved.index} (this machine has {torch.cuda.device_count()})",
+                             "use --device cuda")
+        return resolved
+    raise ModelError(f"unknown device '{device}'", "use --device auto, cpu or cuda")
+
+
+def resolve_dtype(dtype: str | torch.dtype, device: str | torch.device = "cpu") -> torch.dtype:
+    """``auto`` → bfloat16 on CUDA, float32 on the CPU; anything else as :func:`parse_dtype`."""
+    if isinstance(dtype, str) and dtype.strip().lower() == "auto":
+        return torch.bfloat16 if resolve_device(device).type == "cuda" else torch.float32
+    return parse_dtype(dtype)
 
 
 def state_dict_hash(model: nn.Module) -> str:
@@ -92,7 +131,8 @@ def _from_dir(source: str, dtype: torch.dtype, trust_remote_code: bool, local_on
     return model, tokenizer
 
 
-def _describe(spec: str, name: str, model: PreTrainedModel, tokenizer, weights_hash: str, source: str) -> ModelInfo:
+def _describe(spec: str, name: str, model: PreTrainedModel, tokenizer, weights_hash: str, source: str,
+              device: torch.device) -> ModelInfo:
     config = model.config
     text_config = config.get_text_config() if hasattr(config, "get_text_config") else config
     return ModelInfo(
@@ -106,23 +146,26 @@ def _describe(spec: str, name: str, model: PreTrainedModel, tokenizer, weights_h
         dtype=str(model.dtype).removeprefix("torch."),
         source=source,
         max_positions=getattr(text_config, "max_position_embeddings", None),
+        device=str(device),
     )
 
 
 def load_model(spec: str = DEFAULT_MODEL, *, dtype: str | torch.dtype = "float32",
-               trust_remote_code: bool = False, seed: int = 0) -> LoadedModel:
-    """Load ``spec`` (see module docstring) in evaluation mode on the CPU.
+               trust_remote_code: bool = False, seed: int = 0, device: str | torch.device = "cpu") -> LoadedModel:
+    """Load ``spec`` (see module docstring) in evaluation mode on ``device``.
 
     Args:
         spec: model spec.
-        dtype: ``float32`` (default) or ``bfloat16``.
+        dtype: ``float32`` (default), ``bfloat16``, ``float16`` or ``auto`` (bf16 on CUDA, fp32 on the CPU).
         trust_remote_code: only when the user asks for it; never on by default.
         seed: initialisation seed for ``tiny:`` models.
+        device: ``cpu`` (default), ``cuda`` or ``auto`` (CUDA when available).
 
     Raises:
-        ModelError: unknown spec, missing package, corrupt checkpoint, hub unreachable.
+        ModelError: unknown spec, missing package, corrupt checkpoint, hub unreachable, no CUDA.
     """
-    torch_dtype = parse_dtype(dtype)
+    torch_device = resolve_device(device)
+    torch_dtype = resolve_dtype(dtype, torch_device)
     spec = spec.strip()
     if not spec:
         raise ModelError("empty model name", f"pass a model such as {DEFAULT_MODEL}")
@@ -156,10 +199,36 @@ def load_model(spec: str = DEFAULT_MODEL, *, dtype: str | torch.dtype = "float32
     else:
         known = ", ".join([*PACKAGED, *("tiny:" + f for f in TINY_CONFIGS)])
         raise ModelError(f"unknown model '{spec}'", f"use one of {known}, a local model directory or a hub id org/name")
+    return _ready(spec, name, model.to(torch_device), tokenizer, weights_hash, source)
+
+
+def _ready(spec: str, name: str, model: PreTrainedModel, tokenizer, weights_hash: str, source: str) -> LoadedModel:
+    """Evaluation mode, a pad token, left padding; describe the model and find its blocks."""
     model.eval()
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "left"
-    info = _describe(spec, name, model, tokenizer, weights_hash, source)
+    device = next(model.parameters()).device
+    info = _describe(spec, name, model, tokenizer, weights_hash, source, device)
     blocks = find_blocks(model, info.family, info.n_layers)
     return LoadedModel(model=model, tokenizer=tokenizer, info=info, blocks=blocks)
+
+
+def wrap_model(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, *, spec: str | None = None) -> LoadedModel:
+    """A :class:`LoadedModel` around an already loaded Hugging Face causal LM and its tokenizer.
+
+    The model stays on its device and dtype; it is put in evaluation mode, and the tokenizer gets a
+    pad token (its EOS token) when it has none and left padding — both changed in place, as
+    :func:`load_model` does. ``spec`` (default ``hf:<name_or_path>``) names the model in results;
+    the weights hash is computed from the in-memory weights (so two different models never share
+    unit ids or vectors).
+    """
+    if not isinstance(model, nn.Module) or not hasattr(model, "config"):
+        raise ModelError(f"expected a Hugging Face model, got {type(model).__name__}",
+                         "pass a model spec string, or (model, tokenizer) from transformers' from_pretrained")
+    if not callable(getattr(tokenizer, "__call__", None)) or not hasattr(tokenizer, "pad_token"):
+        raise ModelError(f"expected a Hugging Face tokenizer, got {type(tokenizer).__name__}",
+                         "pass the tokenizer from AutoTokenizer.from_pretrained beside the model")
+    name = str(getattr(model.config, "name_or_path", "") or model.config.model_type)
+    spec = spec or f"hf:{name}"
+    return _ready(spec, Path(name).name or name, model, tokenizer, state_dict_hash(model), "in-memory")

@@ -38,16 +38,11 @@ import numpy as np
 
 from steerid.capture import capture
 from steerid.errors import DataError
+from steerid.extract.base import Estimator
 from steerid.models.loader import LoadedModel
 from steerid.models.site import Site
-from steerid.recover._common import (
-    as_matrix,
-    as_vector,
-    check_choice,
-    check_fraction,
-    cosine,
-    require_fitted,
-)
+from steerid.recover._common import cosine
+from steerid.validation import as_matrix, check_choice, check_fraction, check_vector, require_fitted
 
 Transport = Literal["identity", "linear"]
 
@@ -64,7 +59,7 @@ def capture_layers(lm: LoadedModel, texts: Sequence[str], layers: Sequence[int],
     return {layer: acts[site] for layer, site in sites.items()}
 
 
-class CrossLayerConsistency:
+class CrossLayerConsistency(Estimator):
     """Pick the layer whose vector agrees best with the others after transport.
 
     Args:
@@ -133,8 +128,8 @@ class CrossLayerConsistency:
             keys = sorted(vectors)
         except TypeError as exc:
             raise DataError(f"layer keys cannot be ordered ({exc})", "use ints or Site objects as keys") from exc
-        first = as_vector(vectors[keys[0]], f"vector at {keys[0]}")
-        vecs = {k: as_vector(vectors[k], f"vector at {k}", dim=first.shape[0]) for k in keys}
+        first = check_vector(vectors[keys[0]], f"vector at {keys[0]}")
+        vecs = {k: check_vector(vectors[k], f"vector at {k}", dim=first.shape[0]) for k in keys}
         self.maps_ = {}
         if self.transport == "linear":
             self.maps_ = self._fit_maps(keys, activations, first.shape[0])
@@ -180,7 +175,7 @@ class CrossLayerConsistency:
 
     def transport_vector(self, vector: object, source: Hashable, target: Hashable) -> np.ndarray:
         """Carry a displacement from layer ``source`` forward to a deeper layer ``target``."""
-        array = as_vector(vector, f"vector at {source}")
+        array = check_vector(vector, f"vector at {source}")
         if self.transport == "linear":
             require_fitted(self, "maps_", "CrossLayerConsistency")
         if self.transport == "identity" or source == target:
@@ -193,7 +188,6 @@ class CrossLayerConsistency:
     def params(self) -> dict[str, Any]:
         """Hyper-parameters and the choice (JSON-safe)."""
         best = getattr(self, "best_", None)
-        return {"transport": self.transport, "ridge": float(self.ridge), "min_cosine": float(self.min_cosine),
-                "best": None if best is None else str(best),
+        return {**super().params(), "best": None if best is None else str(best),
                 "mean_cosine": None if best is None else float(np.max(self.mean_cosine_))}
 

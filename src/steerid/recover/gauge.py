@@ -41,14 +41,16 @@ from typing import Any, Literal
 import numpy as np
 
 from steerid.errors import DataError, VectorError
+from steerid.extract.base import Estimator
 from steerid.moments import RunningMoments
-from steerid.recover._common import (
+from steerid.recover._common import orthonormal_columns
+from steerid.results import ResultMixin
+from steerid.validation import (
     as_matrix,
-    as_vector,
     check_choice,
     check_fraction,
     check_int,
-    orthonormal_columns,
+    check_vector,
     require_fitted,
 )
 from steerid.vector import SteeringVector
@@ -59,8 +61,8 @@ GaugeBasis = Literal["covariance", "fisher"]
 KEPT_TOL = 1e-12
 
 
-@dataclass(frozen=True)
-class GaugeResult:
+@dataclass(frozen=True, repr=False)
+class GaugeResult(ResultMixin):
     """A gauge-fixed vector.
 
     Attributes:
@@ -77,7 +79,7 @@ class GaugeResult:
         return {"direction": self.direction.tolist(), "removed_fraction": self.removed_fraction, "norm": self.norm}
 
 
-class GaugeFix:
+class GaugeFix(Estimator):
     """Project steering vectors onto the subspace that can matter.
 
     Args:
@@ -103,6 +105,8 @@ class GaugeFix:
         >>> gauge.rank_, round(gauge.transform(np.array([1.0, 0.0, 1.0, 0.0])).removed_fraction, 3)
         (2, 0.5)
     """
+
+    _recorded = {"fitted_rank": "rank_", "captured": "captured_"}
 
     basis_: np.ndarray
     rank_: int
@@ -246,7 +250,7 @@ class GaugeFix:
                 squared norm) in the null space, so nothing of it can matter.
         """
         require_fitted(self, "basis_", "GaugeFix")
-        array = as_vector(v, "vector to gauge-fix", dim=self.basis_.shape[0])
+        array = check_vector(v, "vector to gauge-fix", dim=self.basis_.shape[0])
         coords = self.basis_.T @ array
         kept = float(coords @ coords)
         total = float(array @ array)
@@ -269,14 +273,3 @@ class GaugeFix:
                            "removed_fraction": result.removed_fraction},
         )
         return SteeringVector(direction=result.direction, norm=result.norm, provenance=provenance)
-
-    def params(self) -> dict[str, Any]:
-        """Hyper-parameters and fitted rank (JSON-safe)."""
-        return {
-            "basis": self.basis,
-            "variance": float(self.variance),
-            "rank": self.rank,
-            "centered": bool(self.centered),
-            "fitted_rank": getattr(self, "rank_", None),
-            "captured": getattr(self, "captured_", None),
-        }

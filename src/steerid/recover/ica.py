@@ -34,10 +34,11 @@ from sklearn.decomposition import FastICA
 from sklearn.exceptions import ConvergenceWarning
 
 from steerid.errors import DataError
-from steerid.recover._common import as_matrix, check_choice, check_fraction, check_int, check_seed, require_fitted
+from steerid.extract.base import Estimator
+from steerid.validation import as_matrix, check_choice, check_fraction, check_int, check_seed, require_fitted
 
 
-class ICARecovery:
+class ICARecovery(Estimator):
     """Independent trait directions in activation differences.
 
     Args:
@@ -68,6 +69,7 @@ class ICARecovery:
     """
 
     method = "ica"
+    _recorded = {"excess_kurtosis": "excess_kurtosis_", "converged": "converged_"}
 
     directions_: np.ndarray
     sources_: np.ndarray
@@ -164,11 +166,3 @@ class ICARecovery:
         rows, cols = linear_sum_assignment(-similarity)
         cos = similarity[rows, cols]
         return {"rows": rows, "cols": cols, "cosines": cos, "mean": float(cos.mean())}
-
-    def params(self) -> dict[str, Any]:
-        """Hyper-parameters and fitted diagnostics (JSON-safe)."""
-        kurt = getattr(self, "excess_kurtosis_", None)
-        return {"n_components": int(self.n_components), "fun": self.fun, "max_iter": int(self.max_iter),
-                "tol": float(self.tol), "min_kurtosis": float(self.min_kurtosis), "seed": int(self.seed),
-                "excess_kurtosis": None if kurt is None else [float(x) for x in kurt],
-                "converged": getattr(self, "converged_", None)}

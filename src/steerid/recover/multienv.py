@@ -51,8 +51,10 @@ from typing import Any
 import numpy as np
 
 from steerid.errors import DataError
-from steerid.recover._common import check_fraction, check_int, check_pairs, check_seed, unit
+from steerid.extract.base import Estimator
+from steerid.recover._common import unit
 from steerid.stats.multiple import holm
+from steerid.validation import check_activations, check_fraction, check_int, check_seed
 
 Environment = tuple[np.ndarray, np.ndarray]
 
@@ -106,7 +108,7 @@ class _Env:
         return vectors[:, ::-1][:, :k]
 
 
-class MultiEnvInvariance:
+class MultiEnvInvariance(Estimator):
     """Direction shared across environments, with a per-environment departure test.
 
     Args:
@@ -196,7 +198,7 @@ class MultiEnvInvariance:
         for name, item in zip(names, items):
             if not isinstance(item, (tuple, list)) or len(item) != 2:
                 raise DataError(f"environment {name!r} is not a (pos, neg) pair", "pass (pos, neg) per environment")
-            pos, neg = check_pairs(item[0], item[1], paired=paired, min_rows=2)
+            pos, neg = check_activations(item[0], item[1], paired=paired, min_rows=2)
             if width is not None and pos.shape[1] != width:
                 raise DataError(f"environment {name!r} has width {pos.shape[1]}, others {width}",
                                 "capture every environment at the same site")
@@ -279,7 +281,7 @@ class MultiEnvInvariance:
         self.loo_cosines_, self.departure_, self.p_values_ = loo, stat, p_values
         self.p_adjusted_, self.departs_ = adjusted.p_adjusted, adjusted.reject
 
-    def summary(self) -> dict[str, Any]:
+    def diagnostics(self) -> dict[str, Any]:
         """JSON-safe per-environment results."""
         return {
             "explained": self.explained_,
@@ -295,9 +297,3 @@ class MultiEnvInvariance:
                     self.departure_, self.p_values_, self.p_adjusted_, self.departs_)
             ],
         }
-
-    def params(self) -> dict[str, Any]:
-        """Hyper-parameters (JSON-safe)."""
-        return {"subspace_dim": int(self.subspace_dim), "paired": bool(self.paired),
-                "n_bootstrap": int(self.n_bootstrap),
-                "alpha": float(self.alpha), "min_cosine": float(self.min_cosine), "seed": int(self.seed)}

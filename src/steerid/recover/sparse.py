@@ -44,21 +44,22 @@ captures little of Δ̂; ``reliable_`` requires all three to pass their stated t
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 from sklearn.linear_model import Lasso, LogisticRegression
 from sklearn.svm import l1_min_c
 
 from steerid.errors import DataError
-from steerid.recover._common import (
+from steerid.extract.base import Estimator
+from steerid.recover._common import orthonormal_columns
+from steerid.validation import (
     as_matrix,
+    check_activations,
     check_choice,
     check_fraction,
     check_int,
-    check_pairs,
     check_seed,
-    orthonormal_columns,
 )
 
 SparseModel = Literal["lasso", "logistic"]
@@ -66,7 +67,7 @@ SparseModel = Literal["lasso", "logistic"]
 DEFAULT_PENALTY_RATIO = {"lasso": 0.3, "logistic": 0.07}
 
 
-class SparseDirection:
+class SparseDirection(Estimator):
     """Sparse steering direction in a given basis, with stability selection.
 
     Args:
@@ -110,6 +111,8 @@ class SparseDirection:
     """
 
     method = "sparse"
+    _recorded = {"penalty": "penalty_", "support": "support_", "stability": "stability_", "captured": "captured_",
+                 "support_fraction": "support_fraction_"}
 
     direction_: np.ndarray
     raw_norm_: float
@@ -182,7 +185,7 @@ class SparseDirection:
                 is not sparse in this basis at this penalty).
         """
         ratio = self._check_params()
-        pos, neg = check_pairs(pos, neg, paired=self.paired, min_rows=2)
+        pos, neg = check_activations(pos, neg, paired=self.paired, min_rows=2)
         atoms, orthonormal = self._atoms(pos.shape[1])
         delta = pos.mean(axis=0) - neg.mean(axis=0)
         if not np.any(delta):
@@ -268,24 +271,6 @@ class SparseDirection:
             return np.vstack([diffs, -diffs]), np.concatenate([np.ones(len(diffs)), np.zeros(len(diffs))])
         stacked = np.vstack([pos, neg]) @ atoms
         return stacked - stacked.mean(axis=0), np.concatenate([np.ones(len(pos)), np.zeros(len(neg))])
-
-    def params(self) -> dict[str, Any]:
-        """Hyper-parameters and fitted diagnostics (JSON-safe; the basis is summarised by its shape)."""
-        return {
-            "model": self.model,
-            "penalty_ratio": None if self.penalty_ratio is None else float(self.penalty_ratio),
-            "penalty": getattr(self, "penalty_", None),
-            "n_resamples": int(self.n_resamples),
-            "sample_fraction": float(self.sample_fraction),
-            "threshold": float(self.threshold),
-            "basis": None if self.basis is None else list(np.shape(self.basis)),
-            "paired": bool(self.paired),
-            "seed": int(self.seed),
-            "support": None if not hasattr(self, "support_") else self.support_.tolist(),
-            "stability": getattr(self, "stability_", None),
-            "captured": getattr(self, "captured_", None),
-            "support_fraction": getattr(self, "support_fraction_", None),
-        }
 
 
 def _nogueira(supports: np.ndarray) -> float:

@@ -26,11 +26,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from sklearn.base import BaseEstimator
 
 from steerid.errors import DataError
 from steerid.extract.base import Extractor
 from steerid.extract.registry import make_extractor
-from steerid.recover._common import check_fraction, check_int, check_pairs, check_seed
+from steerid.results import ResultMixin
+from steerid.validation import check_activations, check_fraction, check_int, check_seed
 
 MethodSpec = str | Callable[[], Extractor]
 
@@ -46,7 +48,7 @@ def _factory(method: MethodSpec, params: Mapping[str, Any] | None) -> tuple[str,
     raise DataError(f"method must be a name or a zero-argument factory, got {method!r}", "use e.g. 'mean_diff'")
 
 
-class Stability:
+class Stability(BaseEstimator):
     """Bootstrap cosine distribution of one extraction method.
 
     Args:
@@ -100,7 +102,7 @@ class Stability:
         check_int(self.n_bootstrap, "n_bootstrap", minimum=2)
         check_fraction(self.min_cosine, "min_cosine", low=-1.0)
         rng = np.random.default_rng(check_seed(self.seed))
-        pos, neg = check_pairs(pos, neg, paired=self.paired, min_rows=2)
+        pos, neg = check_activations(pos, neg, paired=self.paired, min_rows=2)
         reference = factory().fit(pos, neg).direction_
         cosines = np.empty(self.n_bootstrap)
         for b in range(self.n_bootstrap):
@@ -119,20 +121,20 @@ class Stability:
         self.stable_ = bool(self.p05_ >= self.min_cosine)
         return self
 
-    def summary(self) -> dict[str, Any]:
-        """JSON-safe summary."""
+    def diagnostics(self) -> dict[str, Any]:
+        """JSON-safe diagnostics (a dict of numbers, not a printed summary)."""
         return {"method": self.method_name_, "n_bootstrap": int(self.n_bootstrap), "median": self.median_,
                 "p05": self.p05_, "stable": self.stable_, "min_cosine": float(self.min_cosine)}
 
 
-@dataclass
-class MethodComparison:
+@dataclass(repr=False)
+class MethodComparison(ResultMixin):
     """Directions of several methods on the same data.
 
     Attributes:
         methods: Method names, in order.
         cosines: Pairwise cosines of the full-data directions, shape (m, m).
-        stability: Per method, its :meth:`Stability.summary`.
+        stability: Per method, its :meth:`Stability.diagnostics`.
     """
 
     methods: list[str]
@@ -172,4 +174,4 @@ def compare_methods(pos: np.ndarray, neg: np.ndarray, methods: Sequence[str] = (
     fits = [Stability(m, params.get(m), n_bootstrap=n_bootstrap, paired=paired, min_cosine=min_cosine,
                       seed=seed).fit(pos, neg) for m in names]
     directions = np.array([f.direction_ for f in fits])
-    return MethodComparison(methods=names, cosines=directions @ directions.T, stability=[f.summary() for f in fits])
+    return MethodComparison(methods=names, cosines=directions @ directions.T, stability=[f.diagnostics() for f in fits])

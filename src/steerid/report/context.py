@@ -8,6 +8,7 @@ from collections import defaultdict
 from typing import Any
 
 from steerid.report import figures
+from steerid.report.traits import trait_lines
 
 ROUTE_TITLE = {"likelihood": "likelihood (teacher-forced log-prob difference)", "e1": "generation (scored continuations)"}
 
@@ -62,7 +63,7 @@ def _primary(u: dict[str, Any]) -> str:
 
 
 def _warnings(results: dict[str, Any]) -> list[dict[str, str]]:
-    out = []
+    out = [{"level": "info", "text": line} for line in trait_lines(results.get("traits") or {})]
     for name, card in sorted((results.get("scorers") or {}).items()):
         if not card.get("validated"):
             out.append({"level": "warn", "text": f"scorer '{name}' has no validation card: its scores are unvalidated"})

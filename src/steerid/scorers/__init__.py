@@ -1,7 +1,9 @@
 """Trait scorers: validated, offline measurements of a continuation's behaviour.
 
 Every scorer maps continuation texts to float64 scores (see :mod:`steerid.scorers.base`) and
-carries a card with its held-out accuracy (``cards/<name>.json``). Start with
+carries a card with its accuracy, AUC and calibration on two held-out sets — the project's test
+split and an independent validation set written separately (``cards/<name>.json``), plus its
+scoring speed. Start with
 :func:`get_scorer` and :func:`scorers_for_trait`; retrain heads with
 :func:`steerid.scorers.train.train_head`.
 

@@ -13,6 +13,9 @@ has:
   ``NaN`` (no answer);
 - ``requires``: names of extra per-text keyword arguments that :meth:`Scorer.score` needs
   (empty for ordinary scorers; ``("correct", "incorrect")`` for the answer judge);
+- ``accepts``: names of optional per-text keyword arguments (``("opinion",)`` for the
+  agreeableness head, which scores a reply relative to the opinion it answers; without it the
+  reply is scored alone);
 - ``score(texts)``: batched scoring, one float64 per text, same order;
 - ``card()``: the validation card (held-out metrics) as a dict, or ``None`` when the scorer has
   never been validated.
@@ -38,40 +41,20 @@ from typing import Any, ClassVar
 import numpy as np
 
 from steerid.errors import ScorerError
+from steerid.validation import check_texts as _check_texts
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 DATA_DIR = PACKAGE_DIR / "data"
 HEADS_DIR = PACKAGE_DIR / "heads"
 CARDS_DIR = PACKAGE_DIR / "cards"
+VALIDATION_DIR = PACKAGE_DIR / "validation"
 
 
 def check_texts(texts: Sequence[str]) -> list[str]:
-    """Validate a batch of texts and return it as a list.
-
-    Args:
-        texts: A sequence of strings. A bare string is rejected (it would be scored character by
-            character).
-
-    Returns:
-        The texts as a list.
-
-    Raises:
-        ScorerError: If ``texts`` is a string or contains a non-string element.
-    """
-    if isinstance(texts, (str, bytes)):
-        raise ScorerError("score() was given a single string, not a sequence of texts", "wrap it in a list: [text]")
-    try:
-        items = list(texts)
-    except TypeError as exc:
-        raise ScorerError(
-            f"score() needs a sequence of strings, got {type(texts).__name__}", "pass a list of texts"
-        ) from exc
-    for i, item in enumerate(items):
-        if not isinstance(item, str):
-            raise ScorerError(
-                f"text {i} is {type(item).__name__}, not str", "decode generated tokens to strings before scoring"
-            )
-    return items
+    """:func:`steerid.validation.check_texts` for scorer input: empty batches and blank texts are
+    allowed (blank texts get ``empty_value``); a bare string or a non-string element raises
+    :class:`ScorerError`."""
+    return _check_texts(texts, "score() input", allow_empty=True, allow_blank=True, error=ScorerError)
 
 
 def load_card(name: str, cards_dir: Path | None = None) -> dict[str, Any] | None:
@@ -105,6 +88,7 @@ class Scorer(ABC):
     output_range: tuple[float, float] = (0.0, 1.0)
     empty_value: float = 0.5
     requires: ClassVar[tuple[str, ...]] = ()
+    accepts: tuple[str, ...] = ()
     cards_dir: Path | None = None
 
     def score(self, texts: Sequence[str], **context: Sequence[Any]) -> np.ndarray:
@@ -113,7 +97,8 @@ class Scorer(ABC):
         Args:
             texts: Continuations only (never prompt + continuation).
             **context: Per-text side information named in ``requires`` (e.g. ``correct=`` and
-                ``incorrect=`` for the answer judge), each a sequence as long as ``texts``.
+                ``incorrect=`` for the answer judge) or ``accepts`` (e.g. ``opinion=`` for the
+                agreeableness head), each a sequence as long as ``texts``.
 
         Returns:
             float64 array of shape ``(len(texts),)``; blank texts get ``empty_value``.
@@ -139,9 +124,11 @@ class Scorer(ABC):
 
     def _check_context(self, context: dict[str, Sequence[Any]], n: int) -> dict[str, list[Any]]:
         missing = [key for key in self.requires if key not in context]
-        extra = [key for key in context if key not in self.requires]
+        extra = [key for key in context if key not in self.requires and key not in self.accepts]
         if missing or extra:
             needs = ", ".join(f"{k}=[...]" for k in self.requires) or "only the texts"
+            if self.accepts:
+                needs += " (optionally " + ", ".join(f"{k}=[...]" for k in self.accepts) + ")"
             raise ScorerError(
                 f"scorer {self.name!r} got unexpected {extra} / missing {missing} arguments", f"call score(texts, {needs})"
             )

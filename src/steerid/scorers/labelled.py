@@ -11,11 +11,20 @@ families (``hard:negation``, ``hard:sarcasm`` …) and register/topic notes; per
 reported on the test split.
 
 The answer-judge file (``truthfulness_answer.jsonl``) has two more string fields per line,
-``correct`` and ``incorrect``.
+``correct`` and ``incorrect``. Agreeableness lines may carry the ``opinion`` the reply answers
+(a reply's stance is only defined relative to it); lines without one are scored as bare text.
 
 Loading checks every line and raises :class:`~steerid.errors.DataError` with the line number on
-malformed input, and refuses files where a text (compared case- and whitespace-insensitively)
-occurs twice, so the test split can never share a text with the training split.
+malformed input, and refuses files where a text (compared case- and whitespace-insensitively,
+together with its ``opinion`` where there is one) occurs twice. A reply may appear under two
+opposite opinions with opposite labels; such lines share one split, so the test split never
+shares a text with the training split.
+
+Independent validation sets (``scorers/validation/<trait>.jsonl``, written separately from the
+training data and never trained on) are read by :func:`load_validation`: one object per line
+with ``id``, ``text``, ``label`` and ``register`` (plus ``opinion`` for agreeableness and
+``question``/``correct``/``incorrect`` for truthfulness); their split is ``"validation"`` and
+their tags are ``register:<register>``.
 """
 
 from __future__ import annotations
@@ -26,9 +35,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from steerid.errors import DataError
-from steerid.scorers.base import DATA_DIR
+from steerid.scorers.base import DATA_DIR, VALIDATION_DIR
 
 SPLITS = ("train", "test")
+VALIDATION_SPLIT = "validation"
 
 
 @dataclass(frozen=True)
@@ -70,7 +80,7 @@ class LabelledSet:
 
     def split(self, which: str) -> list[Example]:
         """Return the examples of one split, in file order."""
-        if which not in SPLITS:
+        if which not in (*SPLITS, VALIDATION_SPLIT):
             raise DataError(f"unknown split {which!r}", f"use one of {', '.join(SPLITS)}")
         return [ex for ex in self.examples if ex.split == which]
 
@@ -92,6 +102,11 @@ def data_path(name: str, data_dir: Path | None = None) -> Path:
 
 def _norm_key(text: str) -> str:
     return " ".join(text.lower().split())
+
+
+def _example_key(example: Example) -> str:
+    opinion = example.extra.get("opinion", "")
+    return f"{_norm_key(opinion)}\x1f{_norm_key(example.text)}" if opinion.strip() else _norm_key(example.text)
 
 
 def load_labelled(
@@ -131,7 +146,7 @@ def load_labelled(
         except json.JSONDecodeError as exc:
             raise DataError(f"{file.name}:{lineno} is not valid JSON ({exc.msg})", "fix that line") from exc
         examples.append(_parse(obj, file.name, lineno))
-        key = _norm_key(examples[-1].text)
+        key = _example_key(examples[-1])
         if key in seen:
             raise DataError(
                 f"{file.name}:{lineno} repeats the text of line {seen[key]}",
@@ -170,3 +185,66 @@ def _parse(obj: object, fname: str, lineno: int) -> Example:
     # fields (ids, notes of other types) are not used by scorers.
     extra = {k: v for k, v in obj.items() if k not in ("text", "label", "split", "tags") and isinstance(v, str)}
     return Example(text=text, label=int(label), split=split, tags=tuple(tags), extra=extra, line=lineno)
+
+
+def validation_path(name: str, validation_dir: Path | None = None) -> Path:
+    """Path of the independent validation file for ``name`` (packaged ``validation/`` by default)."""
+    return (validation_dir or VALIDATION_DIR) / f"{name}.jsonl"
+
+
+def load_validation(name: str, validation_dir: Path | None = None, *, path: Path | None = None) -> LabelledSet:
+    """Load an independent validation set (never used for training; see the module docstring).
+
+    Args:
+        name: Trait name (file stem): ``sentiment``, ``formality``, ``politeness``,
+            ``agreeableness`` or ``truthfulness``.
+        validation_dir: Directory holding ``<name>.jsonl``; the packaged ``validation/`` by default.
+        path: Explicit file path (overrides ``validation_dir``).
+
+    Returns:
+        A :class:`LabelledSet` whose examples all have split ``"validation"``.
+
+    Raises:
+        DataError: Missing, empty, non-UTF-8 or malformed file, repeated ids, or one label only.
+    """
+    file = Path(path) if path is not None else validation_path(name, validation_dir)
+    if not file.exists():
+        raise DataError(f"no validation set for {name!r} at {file}", "restore the packaged scorers/validation/ files")
+    raw = file.read_bytes()
+    try:
+        content = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{file} is not UTF-8 ({exc.reason} at byte {exc.start})", "re-save it as UTF-8") from exc
+    examples: list[Example] = []
+    ids: dict[str, int] = {}
+    for lineno, line in enumerate(content.splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"{file.name}:{lineno}"
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{where} is not valid JSON ({exc.msg})", "fix that line") from exc
+        if not isinstance(obj, dict):
+            raise DataError(f"{where} is not a JSON object", 'write {"id": ..., "text": ..., "label": ..., "register": ...}')
+        ident, text, label, register = obj.get("id"), obj.get("text"), obj.get("label"), obj.get("register")
+        if not isinstance(ident, str) or not ident:
+            raise DataError(f"{where}: 'id' must be a non-empty string", "fix that line")
+        if ident in ids:
+            raise DataError(f"{where} repeats the id of line {ids[ident]}", "give every line its own id")
+        ids[ident] = lineno
+        if not isinstance(text, str) or not text.strip():
+            raise DataError(f"{where}: 'text' must be a non-empty string", "fix that line")
+        if isinstance(label, bool) or label not in (0, 1):
+            raise DataError(f"{where}: 'label' must be 0 or 1, got {label!r}", "fix that line")
+        if not isinstance(register, str) or not register:
+            raise DataError(f"{where}: 'register' must be a non-empty string", "fix that line")
+        extra = {k: v for k, v in obj.items() if k not in ("text", "label", "register") and isinstance(v, str)}
+        examples.append(
+            Example(text=text, label=int(label), split=VALIDATION_SPLIT, tags=(f"register:{register}",), extra=extra, line=lineno)
+        )
+    if not examples:
+        raise DataError(f"{file} has no examples", "add labelled lines")
+    if {ex.label for ex in examples} != {0, 1}:
+        raise DataError(f"{file.name} needs both labels 0 and 1", "rebalance the validation set")
+    return LabelledSet(name=name, path=file, sha256=hashlib.sha256(raw).hexdigest(), examples=tuple(examples))

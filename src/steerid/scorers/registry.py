@@ -1,8 +1,9 @@
 """Look up scorers by name and by trait.
 
 Names: ``"sentiment"`` (embedding head), ``"sentiment_vader"`` (VADER compound),
-``"formality"``, ``"politeness"``, ``"agreeableness"`` (embedding heads) and
-``"truthfulness_answer"`` (answer judge; needs ``correct=``/``incorrect=``). Heads are read from
+``"formality"``, ``"politeness"``, ``"agreeableness"`` (embedding heads; agreeableness also
+accepts ``opinion=``, the opinion each reply answers) and ``"truthfulness_answer"`` (answer
+judge; needs ``correct=``/``incorrect=``). Heads are read from
 the packaged ``heads/`` directory; a missing head raises :class:`~steerid.errors.ScorerError`
 telling the user to run ``steerid scorers train``. Hugging Face classifiers are not registered
 by name (they need an explicit label map): build them with

@@ -57,6 +57,7 @@ import numpy as np
 
 from steerid.errors import ScorerError
 from steerid.scorers.base import Scorer, check_texts
+from steerid.scorers.embedding import get_backend
 
 BOUNDARY = "|"
 _UNITS = {
@@ -379,8 +380,6 @@ class TruthAnswerJudge(Scorer):
 
     def _similarity_gaps(self, texts: list[str], correct: list[str], incorrect: list[str]) -> np.ndarray:
         if self._backend is None:
-            from steerid.scorers.embedding import get_backend
-
             self._backend = get_backend()
         emb = self._backend.encode(texts + correct + incorrect)
         n = len(texts)

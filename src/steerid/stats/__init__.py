@@ -1,8 +1,9 @@
 """Statistics for steering audits: equivalence (TOST), effect sizes, bootstrap, corrections, power.
 
 Everything works in float64 and raises :class:`steerid.errors.DataError` on unusable input
-(fewer than 2 units, NaN/inf, mismatched pairs). Results are frozen dataclasses with
-``to_dict()`` (JSON-safe); TOST results also print a ``summary()``.
+(fewer than 2 units, NaN/inf, mismatched pairs). Results are frozen dataclasses following
+:mod:`steerid.results`: ``to_dict()`` (JSON-safe), a compact ``repr`` and a printable
+``summary()`` (text, and an HTML table in notebooks).
 
 See ``DESIGN.md`` ("The statistical protocol") for how these pieces are combined: show steering
 first (:func:`power_paired_t`, paired t / d_z), plan n (:func:`tost_sample_size_paired`), test

@@ -30,8 +30,8 @@ import numpy as np
 from scipy import stats as st
 
 from steerid.errors import DataError
-from steerid.stats._checks import as_sample, check_count, check_paired, check_probability
 from steerid.stats.interval import Interval, RatioInterval
+from steerid.validation import as_sample, check_count, check_paired, check_probability
 
 Method = Literal["BCa", "percentile", "basic"]
 Statistic = Callable[..., Any]

@@ -26,21 +26,22 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import ClassVar, Literal
 
 from scipy import optimize
 from scipy import stats as st
 
 from steerid.errors import DataError
-from steerid.stats._checks import as_sample, check_probability, mean_sd
-from steerid.stats._jsonable import jsonable
+from steerid.results import ResultMixin
 from steerid.stats._nct import nct_cdf
+from steerid.stats._summary import mean_sd
+from steerid.validation import as_sample, check_probability
 
 CiMethod = Literal["noncentral_t", "hedges_olkin"]
 
 
-@dataclass(frozen=True)
-class EffectSize:
+@dataclass(frozen=True, repr=False)
+class EffectSize(ResultMixin):
     """A standardised effect size with its confidence interval.
 
     Attributes:
@@ -53,6 +54,9 @@ class EffectSize:
         ci_method: ``"noncentral_t"`` or ``"hedges_olkin"``.
     """
 
+    _repr_fields: ClassVar[tuple[str, ...]] = ("kind", "value", "ci_low", "ci_high", "n")
+    _title: ClassVar[str] = "Standardised effect size"
+
     value: float
     ci_low: float
     ci_high: float
@@ -61,9 +65,6 @@ class EffectSize:
     confidence: float
     ci_method: str
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe dictionary of all fields."""
-        return jsonable(self)
 
 
 def noncentrality_ci(t: float, df: float, confidence: float) -> tuple[float, float]:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import ClassVar
 
-from steerid.stats._jsonable import jsonable
+from steerid.results import ResultMixin
 
 
-@dataclass(frozen=True)
-class Interval:
+@dataclass(frozen=True, repr=False)
+class Interval(ResultMixin):
     """A point estimate and its two-sided confidence interval.
 
     Attributes:
@@ -23,6 +23,9 @@ class Interval:
         n: Number of resampled units (observations, prompts or clusters; trials for a proportion).
         note: Why a fallback was used or what limits the interval; empty when nothing to say.
     """
+
+    _repr_fields: ClassVar[tuple[str, ...]] = ("estimate", "low", "high", "confidence", "method")
+    _title: ClassVar[str] = "Interval estimate"
 
     estimate: float
     low: float
@@ -41,12 +44,9 @@ class Interval:
         """``high − low`` (NaN if a bound is NaN)."""
         return self.high - self.low if math.isfinite(self.low) and math.isfinite(self.high) else math.nan
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe dictionary of all fields."""
-        return jsonable(self)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class RatioInterval(Interval):
     """Interval for a ratio of means, with the denominator's own interval.
 

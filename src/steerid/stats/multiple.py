@@ -18,17 +18,17 @@ result so that a reader sees how large the corrected family was.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import ClassVar
 
 import numpy as np
 
 from steerid.errors import DataError
-from steerid.stats._checks import check_probability
-from steerid.stats._jsonable import jsonable
+from steerid.results import ResultMixin, Summary, Table
+from steerid.validation import check_probability
 
 
-@dataclass(frozen=True, eq=False)
-class MultipleTestResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class MultipleTestResult(ResultMixin):
     """Adjusted p-values of one family of tests.
 
     Attributes:
@@ -40,6 +40,8 @@ class MultipleTestResult:
         n_tests: Size of the family, the number of non-NaN p-values.
     """
 
+    _repr_fields: ClassVar[tuple[str, ...]] = ("method", "alpha", "n_tests")
+
     p_raw: np.ndarray
     p_adjusted: np.ndarray
     reject: np.ndarray
@@ -47,9 +49,12 @@ class MultipleTestResult:
     alpha: float
     n_tests: int
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe dictionary (arrays become lists, NaN kept)."""
-        return jsonable(self)
+    def summary(self) -> Summary:
+        """Raw and adjusted p-value of every test, and whether it is rejected."""
+        rows = tuple((i, p, q, bool(r)) for i, (p, q, r) in enumerate(zip(self.p_raw, self.p_adjusted, self.reject)))
+        return Summary(f"Multiple-testing correction ({self.method})",
+                       rows=[("alpha", self.alpha), ("tests", self.n_tests), ("rejected", int(self.reject.sum()))],
+                       tables=[Table(("test", "p raw", "p adjusted", "reject"), rows)])
 
 
 def _as_pvalues(pvalues: object) -> np.ndarray:

@@ -26,6 +26,9 @@ gives ``|T| < c/k − t_c`` with ``T = m/(s·k) ~ t'_ν(δ/k)`` (noncentral t), 
 
 Paired superiority t-test (H₀: μ = 0): with ``T ~ t'_{n−1}(d_z√n)``, the two-sided power is
 ``P(T > t_{1−α/2}) + P(T < −t_{1−α/2})``; one-sided alternatives use ``t_{1−α}`` on one tail.
+This plain t power and its sample size come from ``statsmodels.stats.power.TTestPower``;
+statsmodels has no exact TOST power (its ``tost`` helpers test, they do not plan), so the two
+TOST integrals above are computed here.
 
 With a fixed margin the power is not monotone at tiny n (for ν = 1 a near-zero sample SD is
 likely: n = 2 rejects more often than n = 5 at c = 0.3, both far below α). The sample-size
@@ -47,8 +50,8 @@ import numpy as np
 from scipy import stats as st
 
 from steerid.errors import DataError
-from steerid.stats._checks import check_count, check_finite, check_positive, check_probability
 from steerid.stats._nct import nct_cdf
+from steerid.validation import check_count, check_finite, check_positive, check_probability
 
 MarginScale = Literal["fixed", "sample_sd"]
 Alternative = Literal["two-sided", "larger", "smaller"]
@@ -85,10 +88,15 @@ def _tost_power(c: float, delta: float, k: float, df: int, alpha: float, margin_
     return float(min(1.0, max(0.0, value)))
 
 
-def _check_scale(margin_scale: str) -> MarginScale:
+def _tost_inputs(margin: float, alpha: float, true: float, margin_scale: str, *, margin_name: str,
+                 true_name: str) -> tuple[float, float, float, MarginScale]:
+    """Validated ``(c, alpha, delta, margin_scale)`` of a TOST power or sample-size call."""
+    c = check_positive(margin, margin_name)
+    alpha = check_probability(alpha, "alpha", upper=0.5)
+    delta = check_finite(true, true_name)
     if margin_scale not in ("fixed", "sample_sd"):
         raise DataError(f"unknown margin_scale {margin_scale!r}", "use 'fixed' or 'sample_sd'")
-    return margin_scale  # type: ignore[return-value]
+    return c, alpha, delta, margin_scale  # type: ignore[return-value]
 
 
 def tost_power_paired(
@@ -117,10 +125,9 @@ def tost_power_paired(
         0.801
     """
     n = check_count(n, "n", minimum=2)
-    c = check_positive(margin_dz, "margin_dz")
-    alpha = check_probability(alpha, "alpha", upper=0.5)
-    delta = check_finite(true_dz, "true_dz")
-    return _tost_power(c, delta, 1.0 / math.sqrt(n), n - 1, alpha, _check_scale(margin_scale))
+    c, alpha, delta, scale = _tost_inputs(margin_dz, alpha, true_dz, margin_scale, margin_name="margin_dz",
+                                          true_name="true_dz")
+    return _tost_power(c, delta, 1.0 / math.sqrt(n), n - 1, alpha, scale)
 
 
 def tost_power_ind(
@@ -148,11 +155,10 @@ def tost_power_ind(
     """
     n_x = check_count(n_x, "n_x", minimum=2)
     n_y = n_x if n_y is None else check_count(n_y, "n_y", minimum=2)
-    c = check_positive(margin_d, "margin_d")
-    alpha = check_probability(alpha, "alpha", upper=0.5)
-    delta = check_finite(true_d, "true_d")
+    c, alpha, delta, scale = _tost_inputs(margin_d, alpha, true_d, margin_scale, margin_name="margin_d",
+                                          true_name="true_d")
     k = math.sqrt(1.0 / n_x + 1.0 / n_y)
-    return _tost_power(c, delta, k, n_x + n_y - 2, alpha, _check_scale(margin_scale))
+    return _tost_power(c, delta, k, n_x + n_y - 2, alpha, scale)
 
 
 def _smallest_n(power_at: Callable[[int], float], target: float, start: int, what: str) -> int:
@@ -176,14 +182,22 @@ def _smallest_n(power_at: Callable[[int], float], target: float, start: int, wha
     return hi
 
 
-def _check_reachable(c: float, delta: float, power: float, alpha: float) -> None:
+def _check_target(power: object, alpha: float) -> float:
+    """The validated target ``power`` in (alpha, 1): no test's power can be planned at or below α."""
+    power = check_probability(power, "power")
+    if power <= alpha:
+        raise DataError(f"target power {power} ≤ alpha {alpha}", "ask for a power above alpha (usually 0.8 or 0.9)")
+    return power
+
+
+def _check_reachable(c: float, delta: float, power: object, alpha: float) -> float:
+    """The validated target ``power``, refusing targets a TOST cannot reach (|δ| ≥ c or power ≤ α)."""
     if abs(delta) >= c:
         raise DataError(
             f"true effect {delta} is not inside the margin ±{c}: TOST power never exceeds alpha",
             "plan for a true effect strictly inside the margin",
         )
-    if power <= alpha:
-        raise DataError(f"target power {power} ≤ alpha {alpha}", "ask for a power above alpha (usually 0.8 or 0.9)")
+    return _check_target(power, alpha)
 
 
 def tost_sample_size_paired(
@@ -210,12 +224,9 @@ def tost_sample_size_paired(
         >>> tost_sample_size_paired(0.2, 0.8, 0.05)
         216
     """
-    c = check_positive(margin_dz, "margin_dz")
-    power = check_probability(power, "power")
-    alpha = check_probability(alpha, "alpha", upper=0.5)
-    delta = check_finite(true_dz, "true_dz")
-    scale = _check_scale(margin_scale)
-    _check_reachable(c, delta, power, alpha)
+    c, alpha, delta, scale = _tost_inputs(margin_dz, alpha, true_dz, margin_scale, margin_name="margin_dz",
+                                          true_name="true_dz")
+    power = _check_reachable(c, delta, power, alpha)
     return _smallest_n(
         lambda n: _tost_power(c, delta, 1.0 / math.sqrt(n), n - 1, alpha, scale), power, 2, "paired TOST"
     )
@@ -238,12 +249,9 @@ def tost_sample_size_ind(
         true_d: Assumed true standardised difference (|true_d| < margin_d).
         margin_scale: ``"fixed"`` or ``"sample_sd"``, as in :func:`tost_power_paired`.
     """
-    c = check_positive(margin_d, "margin_d")
-    power = check_probability(power, "power")
-    alpha = check_probability(alpha, "alpha", upper=0.5)
-    delta = check_finite(true_d, "true_d")
-    scale = _check_scale(margin_scale)
-    _check_reachable(c, delta, power, alpha)
+    c, alpha, delta, scale = _tost_inputs(margin_d, alpha, true_d, margin_scale, margin_name="margin_d",
+                                          true_name="true_d")
+    power = _check_reachable(c, delta, power, alpha)
     return _smallest_n(
         lambda n: _tost_power(c, delta, math.sqrt(2.0 / n), 2 * n - 2, alpha, scale), power, 2, "two-sample TOST"
     )
@@ -255,8 +263,19 @@ def _check_alternative(alternative: str) -> Alternative:
     return alternative  # type: ignore[return-value]
 
 
+def _ttest_power():
+    """statsmodels' one-sample / paired t power (imported on first use: statsmodels is slow to load)."""
+    from statsmodels.stats.power import TTestPower
+
+    return TTestPower()
+
+
 def power_paired_t(n: int, dz: float, alpha: float = 0.05, *, alternative: Alternative = "two-sided") -> float:
     """Exact power of the paired t-test of H₀: mean difference = 0 ("does v steer at all").
+
+    With ``T ~ t'_{n−1}(d_z·√n)`` (noncentral t), the two-sided power is
+    ``P(T > t_{1−α/2}) + P(T < −t_{1−α/2})``, one-sided alternatives use ``t_{1−α}`` on one tail.
+    Computed by ``statsmodels.stats.power.TTestPower``.
 
     Args:
         n: Number of pairs, ≥ 2.
@@ -266,19 +285,20 @@ def power_paired_t(n: int, dz: float, alpha: float = 0.05, *, alternative: Alter
 
     Returns:
         ``P(reject)`` under ``T ~ t'_{n−1}(d_z·√n)``.
+
+    Example:
+        >>> round(power_paired_t(34, 0.5), 3)
+        0.808
     """
     n = check_count(n, "n", minimum=2)
     dz = check_finite(dz, "dz")
     alpha = check_probability(alpha, "alpha")
     alternative = _check_alternative(alternative)
-    df, nc = n - 1, dz * math.sqrt(n)
-    if alternative == "two-sided":
-        tc = float(st.t.ppf(1.0 - alpha / 2.0, df))
-        return (1.0 - nct_cdf(tc, df, nc)) + nct_cdf(-tc, df, nc)
-    tc = float(st.t.ppf(1.0 - alpha, df))
-    if alternative == "larger":
-        return 1.0 - nct_cdf(tc, df, nc)
-    return nct_cdf(-tc, df, nc)
+    value = float(_ttest_power().power(effect_size=dz, nobs=n, alpha=alpha, alternative=alternative))
+    if not math.isfinite(value):  # scipy's noncentral t can return NaN deep in a tail
+        raise DataError(f"paired t power is undefined at n = {n}, d_z = {dz}, alpha = {alpha}",
+                        "use a d_z of moderate size (|d_z|·√n below about 30)")
+    return min(1.0, max(0.0, value))
 
 
 def sample_size_paired_t(
@@ -286,16 +306,41 @@ def sample_size_paired_t(
 ) -> int:
     """Smallest number of pairs for which :func:`power_paired_t` reaches ``power``.
 
+    statsmodels' ``TTestPower.solve_power`` gives the real root n* of power(n) = ``power``; the
+    answer is the smallest integer n ≥ 2 with power(n) ≥ ``power``, found by stepping from
+    ⌈n*⌉ (the power is increasing in n for d_z in the direction of the alternative).
+
     Raises:
-        DataError: If ``dz`` is 0 or points away from a one-sided alternative.
+        DataError: If ``dz`` is 0 or points away from a one-sided alternative, or the root
+            cannot be found.
+
+    Example:
+        >>> sample_size_paired_t(0.5)
+        34
     """
     dz = check_finite(dz, "dz")
-    power = check_probability(power, "power")
     alpha = check_probability(alpha, "alpha")
+    power = _check_target(power, alpha)
     alternative = _check_alternative(alternative)
     if dz == 0.0 or (alternative == "larger" and dz < 0) or (alternative == "smaller" and dz > 0):
         raise DataError(
             f"d_z = {dz} gives power ≤ alpha under alternative {alternative!r}",
             "plan for a non-zero effect in the direction of the alternative",
         )
-    return _smallest_n(lambda n: power_paired_t(n, dz, alpha, alternative=alternative), power, 2, "paired t-test")
+
+    def power_at(n: int) -> float:
+        return power_paired_t(n, dz, alpha, alternative=alternative)
+
+    if power_at(2) >= power:
+        return 2
+    root = float(np.squeeze(_ttest_power().solve_power(effect_size=dz, nobs=None, alpha=alpha, power=power,
+                                                       alternative=alternative)))
+    if not (math.isfinite(root) and root < _MAX_N):
+        raise DataError(f"paired t-test: power {power} is not reached with n ≤ {_MAX_N} at d_z = {dz}",
+                        "plan for a larger effect or a lower target power")
+    n = max(2, math.ceil(root))
+    while n > 2 and power_at(n - 1) >= power:
+        n -= 1
+    while power_at(n) < power:
+        n += 1
+    return n

@@ -14,8 +14,8 @@ which matters for the few (≥ 8) draws per ρ used here. Values come from stats
 from __future__ import annotations
 
 from steerid.errors import DataError
-from steerid.stats._checks import check_count, check_probability
 from steerid.stats.interval import Interval
+from steerid.validation import check_count, check_probability
 
 
 def wilson_ci(k: int, n: int, confidence: float = 0.95) -> Interval:

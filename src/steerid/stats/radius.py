@@ -41,14 +41,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import ClassVar
 
 import numpy as np
 
 from steerid.errors import DataError
-from steerid.stats._checks import check_count, check_probability
-from steerid.stats._jsonable import jsonable
-from steerid.stats.heterogeneity import (
+from steerid.results import ResultMixin, Summary, Table, fmt
+from steerid.stats.heterogeneity.layout import (
     as_draw_matrix,
     boot_estimates,
     margin_choice,
@@ -58,10 +57,11 @@ from steerid.stats.heterogeneity import (
 )
 from steerid.stats.interval import Interval
 from steerid.stats.proportion import wilson_ci
+from steerid.validation import check_count, check_probability
 
 
-@dataclass(frozen=True)
-class RadiusPoint:
+@dataclass(frozen=True, repr=False)
+class RadiusPoint(ResultMixin):
     """One point of the equivalence curve.
 
     Attributes:
@@ -73,6 +73,9 @@ class RadiusPoint:
         pass_fraction: Raw per-draw TOST pass fraction with its Wilson interval.
     """
 
+    _repr_fields: ClassVar[tuple[str, ...]] = ("rho", "n_draws", "mu", "tau")
+    _title: ClassVar[str] = "Equivalence curve point"
+
     rho: float
     n_draws: int
     mu: float
@@ -80,13 +83,10 @@ class RadiusPoint:
     share: Interval
     pass_fraction: Interval
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe dictionary of all fields."""
-        return jsonable(self)
 
 
-@dataclass(frozen=True)
-class EquivalenceRadius:
+@dataclass(frozen=True, repr=False)
+class EquivalenceRadius(ResultMixin):
     """Equivalence curve and radius (see the module docstring).
 
     Attributes:
@@ -111,6 +111,8 @@ class EquivalenceRadius:
         assumptions: What the estimate assumes.
         notes: Data-specific remarks.
     """
+
+    _repr_fields: ClassVar[tuple[str, ...]] = ("radius", "ci", "censoring", "delta", "n_prompts")
 
     curve: tuple[RadiusPoint, ...]
     radius: float
@@ -137,51 +139,24 @@ class EquivalenceRadius:
         """The ρ grid."""
         return tuple(p.rho for p in self.curve)
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe dictionary of all fields (inf / NaN kept as floats)."""
-        return jsonable(self)
-
-    def summary(self) -> str:
+    def summary(self) -> Summary:
         """Readable curve and radius."""
-        rule = "=" * 84
-        lines = [
-            "Equivalence radius (share of equivalent v-perp directions vs rho)".center(len(rule)), rule,
-            f"prompts n = {self.n_prompts}    margin ±{_fmt(self.delta)} raw"
-            + ("" if self.margin_source == "raw" else f" ({_fmt(self.margin_dz)} d_z at the smallest rho)")
-            + f"    alpha = {_fmt(self.alpha)}",
-            "-" * len(rule),
-            f"{'rho':>8}{'J':>5}{'mu':>10}{'tau':>10}{'share pi':>10}{'CI':>22}{'pass':>8}{'Wilson CI':>20}",
-        ]
-        for p in self.curve:
-            ci = f"[{_fmt(p.share.low)}, {_fmt(p.share.high)}]"
-            wci = f"[{_fmt(p.pass_fraction.low)}, {_fmt(p.pass_fraction.high)}]"
-            lines.append(f"{_fmt(p.rho):>8}{p.n_draws:>5}{_fmt(p.mu):>10}{_fmt(p.tau):>10}{_fmt(p.share.estimate):>10}"
-                         f"{ci:>22}{_fmt(p.pass_fraction.estimate):>8}{wci:>20}")
-        lines.append("-" * len(rule))
+        margin = f"±{fmt(self.delta)} raw" + ("" if self.margin_source == "raw"
+                                              else f" ({fmt(self.margin_dz)} d_z at the smallest rho)")
+        curve = Table(("rho", "J", "mu", "tau", "share pi", "CI", "pass", "Wilson CI"), tuple(
+            (p.rho, p.n_draws, p.mu, p.tau, p.share.estimate, (p.share.low, p.share.high), p.pass_fraction.estimate,
+             (p.pass_fraction.low, p.pass_fraction.high)) for p in self.curve))
         if self.censoring == "right":
-            head = f"radius > {_fmt(self.radius)} (share never falls below 1/2 on the grid; lower bound)"
+            head = f"radius > {fmt(self.radius)} (share never falls below 1/2 on the grid; lower bound)"
         elif self.censoring == "left":
-            head = f"radius < {_fmt(self.radius)} (share already below 1/2 at the smallest rho; upper bound)"
+            head = f"radius < {fmt(self.radius)} (share already below 1/2 at the smallest rho; upper bound)"
         else:
-            head = f"radius = {_fmt(self.radius)}"
-        lines.append(f"{head}    {self.confidence:.0%} CI [{_fmt(self.ci[0])}, {_fmt(self.ci[1])}]")
-        lines.append(f"bootstrap: {self.boot_right:.1%} of resamples beyond the grid, {self.boot_left:.1%} below it")
-        lines.append("assumptions:")
-        lines.extend(f"  - {a}" for a in self.assumptions)
-        if self.notes:
-            lines.append("notes:")
-            lines.extend(f"  - {note}" for note in self.notes)
-        lines.append(rule)
-        return "\n".join(lines)
-
-
-def _fmt(value: float) -> str:
-    value = float(value)
-    if math.isnan(value):
-        return "nan"
-    if math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    return f"{value:.4g}"
+            head = f"radius = {fmt(self.radius)}"
+        return Summary("Equivalence radius (share of equivalent v-perp directions vs rho)", rows=[
+            ("prompts n", self.n_prompts), ("margin", margin), ("alpha", self.alpha),
+            ("bootstrap", f"{self.boot_right:.1%} of resamples beyond the grid, {self.boot_left:.1%} below it"),
+        ], tables=[curve], verdict=f"{head}    {self.confidence:.0%} CI [{fmt(self.ci[0])}, {fmt(self.ci[1])}]",
+            sections={"assumptions": self.assumptions, "notes": self.notes})
 
 
 def crossing(log_rho: np.ndarray, share: np.ndarray) -> np.ndarray:

@@ -24,19 +24,23 @@ H₁: ratio < 1 − ε) give ``p_outside``: below α, the ratio is shown to lie 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 from scipy import stats as sps
 
 from steerid.errors import DataError
-from steerid.stats._checks import as_sample, check_paired, check_probability
+from steerid.results import ResultMixin
+from steerid.validation import as_sample, check_paired, check_probability
 
 
-@dataclass(frozen=True)
-class RatioTostResult:
+@dataclass(frozen=True, repr=False)
+class RatioTostResult(ResultMixin):
     """Paired ratio TOST of test vs reference effects at relative margin ±``margin``."""
+
+    _repr_fields: ClassVar[tuple[str, ...]] = ("equivalent", "ratio", "p_tost", "margin", "n")
+    _title: ClassVar[str] = "Paired ratio TOST (test effect / reference effect)"
 
     margin: float
     ratio: float
@@ -50,8 +54,6 @@ class RatioTostResult:
     n: int
     direction: int
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def ratio_tost_paired(test: object, reference: object, *, margin: float = 0.2, alpha: float = 0.05) -> RatioTostResult:

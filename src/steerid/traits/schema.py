@@ -1,6 +1,8 @@
 """Data model of a trait: its description, contrastive pairs, evaluation and likelihood items.
 
-A trait lives in one directory with four files (``schema_version: 1``):
+A trait lives in one directory with up to four files (``schema_version: 1``); built-in traits
+have all four, a user directory needs only ``trait.yaml`` and ``pairs.jsonl`` (the other two are
+then derived from held-out pairs, see :mod:`steerid.traits.derive`):
 
 - ``trait.yaml`` → :class:`TraitInfo` (name, description, the two pole labels);
 - ``pairs.jsonl`` → :class:`ContrastivePair` per line, used to *extract* a direction: one user
@@ -17,11 +19,12 @@ built-in traits are cached and shared, so nobody may mutate them in place.
 
 from __future__ import annotations
 
+import json
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from steerid.errors import DataError
 from steerid.io import sha256_texts
@@ -172,11 +175,47 @@ def hash_likelihood(items: Iterable[LikelihoodItem]) -> str:
     return sha256_texts(text for item in items for text in (item.prompt, item.positive, item.negative))
 
 
+def canonical_record(record: BaseModel) -> str:
+    """One record as canonical JSON: fields as validated (stripped), sorted keys, no ``None``s.
+
+    Two files that differ only in key order, JSON spacing, blank lines, YAML layout or comments,
+    or whitespace around values give the same canonical records.
+    """
+    return json.dumps(record.model_dump(exclude_none=True), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def content_hash_of(info: TraitInfo, parts: Mapping[str, Sequence[BaseModel]]) -> str:
+    """SHA-256 of a trait's canonicalised files (see :func:`canonical_record`).
+
+    Args:
+        info: The parsed ``trait.yaml``.
+        parts: ``{"pairs.jsonl": records, "eval.jsonl": ..., "likelihood.jsonl": ...}`` for the
+            files that exist, records in file order; empty parts are left out, so an in-memory
+            trait without likelihood items hashes like a directory without ``likelihood.jsonl``.
+
+    Returns:
+        Hex digest; order-sensitive within a file, independent of formatting.
+    """
+    texts = ["trait.yaml", canonical_record(info)]
+    for name in ("pairs.jsonl", "eval.jsonl", "likelihood.jsonl"):
+        records = parts.get(name) or ()
+        if records:
+            texts += [name, str(len(records)), *(canonical_record(record) for record in records)]
+    return sha256_texts(texts)
+
+
 class Trait(_Record):
     """A loaded trait: its info, the three item lists and where it was read from.
 
     The lists are tuples so a cached built-in trait cannot be changed by one caller under
     another's feet; index and slice them like lists.
+
+    A user directory may omit ``eval.jsonl`` and ``likelihood.jsonl``; the loader then holds
+    some pairs out of extraction (a deterministic split under a seed, see
+    :mod:`steerid.traits.derive`) and builds the missing items from them. ``pairs`` are then the
+    extraction pairs only, ``held_out`` the pairs set aside, ``derived`` says in words what was
+    built (``{"likelihood_items": "...", "eval_prompts": "..."}``, empty when nothing was) and
+    ``seed`` the split's seed. :attr:`content_hash` identifies the files the trait was read from.
 
     Example:
         >>> from steerid.traits import load_trait
@@ -192,6 +231,54 @@ class Trait(_Record):
     eval: tuple[EvalPrompt, ...] = ()
     likelihood: tuple[LikelihoodItem, ...] = ()
     source: Text
+    held_out: tuple[ContrastivePair, ...] = ()
+    derived: dict[str, str] = Field(default_factory=dict)
+    seed: int | None = None
+    files_hash: str | None = None
+
+    @model_validator(mode="after")
+    def _held_out_disjoint(self) -> Trait:
+        ids = {pair.id for pair in self.pairs} & {pair.id for pair in self.held_out}
+        prompts = {normalize_text(p.prompt) for p in self.pairs if p.prompt} & {
+            normalize_text(p.prompt) for p in self.held_out if p.prompt
+        }
+        if ids or prompts:
+            raise ValueError(f"held-out pairs overlap the extraction pairs (ids {sorted(ids)[:3]}, {len(prompts)} prompts)")
+        return self
+
+    @property
+    def content_hash(self) -> str:
+        """SHA-256 of the trait's canonicalised files (:func:`content_hash_of`).
+
+        Set by the loader from the files as read (before any derivation); for a trait built in
+        memory it is computed from its records. Record it in provenance together with ``seed``
+        and ``derived``: the same hash and seed give the same extraction pairs and items.
+        """
+        if self.files_hash is not None:
+            return self.files_hash
+        parts = {"pairs.jsonl": self.pairs, "eval.jsonl": self.eval, "likelihood.jsonl": self.likelihood}
+        return content_hash_of(self.info, parts)
+
+    def provenance(self) -> dict[str, object]:
+        """What a run should record about the trait (JSON-serialisable).
+
+        Keys: ``name``, ``source``, ``content_hash``, ``seed`` (of the held-out split, ``None``
+        when nothing was derived), ``derived``, ``held_out_ids`` and ``counts``.
+        """
+        return {
+            "name": self.name,
+            "source": self.source,
+            "content_hash": self.content_hash,
+            "seed": self.seed,
+            "derived": dict(self.derived),
+            "held_out_ids": [pair.id for pair in self.held_out],
+            "counts": self.counts(),
+        }
+
+    @property
+    def all_pairs(self) -> tuple[ContrastivePair, ...]:
+        """Extraction pairs followed by held-out pairs (every pair the files hold)."""
+        return self.pairs + self.held_out
 
     @property
     def name(self) -> str:

@@ -60,6 +60,7 @@ def mini_run(tmp_path_factory):
     ("rhos: [0]\n", "invalid value for 'rhos'"),
     ("e5: {methods: [pca]}\n", "at least two"),
     ("dtype: float64\n", "invalid value for 'dtype'"),
+    ("likelihood: {farthest_fisher_k: -1}\n", "invalid value for 'likelihood.farthest_fisher_k'"),
     ("profile: quick\n", "'profile' cannot be set in a config file"),
     ("- just\n- a list\n", "must be a YAML mapping"),
     ("traits: [sentiment\n", "not valid YAML"),

@@ -13,24 +13,15 @@ import yaml
 import steerid
 from steerid.audit import AuditResult, Cell, run_audit
 from steerid.audit.profiles import build_config
-from steerid.cli import main
 from steerid.errors import ConfigError, ModelError, VectorError
+
+from _cli_main import run_main as _cli
 
 # the mini audit of tests/test_audit.py: one trait, both E1 routes, one α, one environment
 MINI = {"traits": ["sentiment"], "alphas_rel": [1.0], "environments": ["in_distribution"],
         "experiments": ["likelihood", "e1"], "likelihood": {"n_items": 6}, "e1": {"n_prompts": 3, "max_new_tokens": 3}}
 README = Path(__file__).resolve().parents[1] / "README.md"
 NO_CUDA = pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only machine's behaviour")
-
-
-def _cli(argv: list[str], capsys) -> tuple[int, str, str]:
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as exc:
-        code = exc.code or 0
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 @pytest.fixture(scope="module")

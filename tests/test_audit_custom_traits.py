@@ -20,25 +20,16 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import steerid
-from steerid.cli import main
 from steerid.errors import ConfigError
 from steerid.traits import resolve_trait
+
+from _cli_main import run_main as _cli
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "traits" / "enthusiasm"
 # one trait, both E1 routes, one α, one environment (the derived eval prompts are all in_distribution)
 MINI = {"alphas_rel": [1.0], "environments": ["in_distribution"], "experiments": ["likelihood", "e1"],
         "likelihood": {"n_items": 6}, "e1": {"n_prompts": 3, "max_new_tokens": 3}}
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "yes", "no", "love", "fine", "great", "meh", "!", "."]
-
-
-def _cli(argv: list[str], capsys) -> tuple[int, str, str]:
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as exc:
-        code = exc.code or 0
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def _one_line_error(code: int, err: str) -> str:

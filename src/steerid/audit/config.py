@@ -82,6 +82,11 @@ class LikelihoodSettings(_Section):
     first_look: int = Field(48, ge=3, description="items at the first look of the sequential test")
     farthest: bool = Field(False, description="search for the farthest equivalent vector (likelihood route)")
     farthest_candidates: int = Field(8, ge=1, le=256, description="candidate directions of the farthest-vector search")
+    farthest_fisher_k: int = Field(
+        32, ge=0, le=512,
+        description="top output-Fisher eigenpairs (Lanczos) whose complement holds the low-sensitivity candidates; "
+                    "0 = uniform candidates in v's orthogonal complement only (each eigenpair costs a few "
+                    "double-backward passes over the search items: minutes each on a small CPU)")
 
 
 class E4Settings(_Section):

@@ -276,7 +276,9 @@ class Worker:
         """The farthest equivalent vector found on the likelihood route (confirmed on held-out items)."""
         c = self.config
         config = farthest.FarthestConfig(alpha_rel=float(unit.alpha_rel), margin_dz=c.margin_dz, alpha=c.test_alpha,
-                                         n_candidates=c.likelihood.farthest_candidates, seed=c.seed)
+                                         n_candidates=c.likelihood.farthest_candidates, seed=c.seed,
+                                         fisher_k=max(c.likelihood.farthest_fisher_k, 1),
+                                         fisher_basis=8 if c.likelihood.farthest_fisher_k > 0 else 0)
         out = farthest.run(config, ctx).to_dict()
         out["n_confirm"] = len(out.get("confirm_items") or [])
         return out

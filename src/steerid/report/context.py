@@ -58,6 +58,17 @@ def _draw_mean_curve(eff: dict[str, Any], sign: str) -> dict[str, tuple[float, f
     return result
 
 
+def _add_sign_points(series: dict[str, list], eff: dict[str, Any], x: Any) -> None:
+    """Append the point at ``x`` of each curve of one cell: ``(x, mean shift, ci_low, ci_high)`` of
+    ±v, and of ±v+v⊥ per ρ the draw mean with the widest CI (:func:`_draw_mean_curve`)."""
+    for sign in ("+", "-"):
+        if f"{sign}v" in eff:
+            e = eff[f"{sign}v"]
+            series[f"{sign}v"].append((x, e["mean_shift"], e.get("ci_low"), e.get("ci_high")))
+        for rho, (mean, lo, hi) in _draw_mean_curve(eff, sign).items():
+            series[f"{sign}v+v⊥ ρ={rho}"].append((x, mean, lo, hi))
+
+
 def _primary(u: dict[str, Any]) -> str:
     return u["result"].get("primary", "likelihood")
 
@@ -298,12 +309,7 @@ def build(results: dict[str, Any]) -> dict[str, Any]:
                 for u in cells:
                     eff = u["result"]["efficacy"][_primary(u)]
                     measures[ROUTE_TITLE[route]] = _primary(u)
-                    for sign in ("+", "-"):
-                        if f"{sign}v" in eff:
-                            e = eff[f"{sign}v"]
-                            series[f"{sign}v"].append((u["alpha_rel"], e["mean_shift"], e.get("ci_low"), e.get("ci_high")))
-                        for rho, (mean, lo, hi) in _draw_mean_curve(eff, sign).items():
-                            series[f"{sign}v+v⊥ ρ={rho}"].append((u["alpha_rel"], mean, lo, hi))
+                    _add_sign_points(series, eff, u["alpha_rel"])
                 if series:
                     curves[ROUTE_TITLE[route]] = dict(series)
             add(f"dose-{trait}", "dose", f"{trait}: dose-response over α (E2)", figures.dose_response(curves, measures),
@@ -319,12 +325,7 @@ def build(results: dict[str, Any]) -> dict[str, Any]:
                     continue
                 measure = _primary(u)
                 eff = u["result"]["efficacy"][measure]
-                for sign in ("+", "-"):
-                    if f"{sign}v" in eff:
-                        e = eff[f"{sign}v"]
-                        env_rows[f"{sign}v"].append((u["environment"], e["mean_shift"], e.get("ci_low"), e.get("ci_high")))
-                    for rho, (mean, lo, hi) in _draw_mean_curve(eff, sign).items():
-                        env_rows[f"{sign}v+v⊥ ρ={rho}"].append((u["environment"], mean, lo, hi))
+                _add_sign_points(env_rows, eff, u["environment"])
             add(f"environments-{trait}", "environments", f"{trait}: environments side by side (E3)",
                 figures.environments(dict(env_rows), measure),
                 "Generation E1 at the first α in each prompt environment: ±v (filled) and draw-averaged ±v+v⊥ (open).")

@@ -252,11 +252,7 @@ def bars(groups: dict[str, dict[str, float]], ylabel: str, title: str, log: bool
         ax.bar(xs, ys, width=width, label=name, color=palette(k % 10))
     if log:
         ax.set_yscale("log")
-    ax.set_xticks(range(len(groups)), list(groups))
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    ax.legend(fontsize=7, frameon=False)
-    return _svg(fig)
+    return _finish_grouped(fig, ax, list(groups), ylabel, title)
 
 
 def strips(data: dict[str, dict[str, list[float]]], ylabel: str, title: str) -> str | None:
@@ -276,7 +272,12 @@ def strips(data: dict[str, dict[str, list[float]]], ylabel: str, title: str) -> 
             xs = [x0 + width * 0.5 * ((j % 5) - 2) / 5 for j in range(len(vals))]
             ax.scatter(xs, vals, s=12, color=palette.get(family, "#1f77b4"), label=family if i == 0 else None, zorder=3)
     ax.set_yscale("log")
-    ax.set_xticks(range(len(data)), list(data))
+    return _finish_grouped(fig, ax, list(data), ylabel, title)
+
+
+def _finish_grouped(fig: Any, ax: Any, groups: list[str], ylabel: str, title: str) -> str:
+    """Label a grouped figure (one x tick per group, at 0, 1, …), add its legend and return the SVG."""
+    ax.set_xticks(range(len(groups)), groups)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.legend(fontsize=7, frameon=False)

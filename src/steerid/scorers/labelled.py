@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -109,6 +110,28 @@ def _example_key(example: Example) -> str:
     return f"{_norm_key(opinion)}\x1f{_norm_key(example.text)}" if opinion.strip() else _norm_key(example.text)
 
 
+def _read_utf8(file: Path) -> tuple[bytes, str]:
+    """The bytes of ``file`` (hashed into the set's sha256) and their UTF-8 text, else DataError."""
+    raw = file.read_bytes()
+    try:
+        return raw, raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{file} is not UTF-8 ({exc.reason} at byte {exc.start})", "re-save it as UTF-8") from exc
+
+
+def _json_lines(content: str, fname: str) -> Iterator[tuple[int, object]]:
+    """``(line number, parsed JSON)`` for each non-blank line, lazily (earlier lines are checked
+    before a later line's JSON error is raised); invalid JSON raises DataError naming the line."""
+    for lineno, line in enumerate(content.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{fname}:{lineno} is not valid JSON ({exc.msg})", "fix that line") from exc
+        yield lineno, obj
+
+
 def load_labelled(
     name: str, data_dir: Path | None = None, *, path: Path | None = None, require_train: bool = True
 ) -> LabelledSet:
@@ -131,20 +154,10 @@ def load_labelled(
     file = Path(path) if path is not None else data_path(name, data_dir)
     if not file.exists():
         raise DataError(f"no labelled data for {name!r} at {file}", f"write {file.name} (see steerid.scorers.labelled)")
-    raw = file.read_bytes()
-    try:
-        content = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{file} is not UTF-8 ({exc.reason} at byte {exc.start})", "re-save it as UTF-8") from exc
+    raw, content = _read_utf8(file)
     examples: list[Example] = []
     seen: dict[str, int] = {}
-    for lineno, line in enumerate(content.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{file.name}:{lineno} is not valid JSON ({exc.msg})", "fix that line") from exc
+    for lineno, obj in _json_lines(content, file.name):
         examples.append(_parse(obj, file.name, lineno))
         key = _example_key(examples[-1])
         if key in seen:
@@ -210,21 +223,11 @@ def load_validation(name: str, validation_dir: Path | None = None, *, path: Path
     file = Path(path) if path is not None else validation_path(name, validation_dir)
     if not file.exists():
         raise DataError(f"no validation set for {name!r} at {file}", "restore the packaged scorers/validation/ files")
-    raw = file.read_bytes()
-    try:
-        content = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{file} is not UTF-8 ({exc.reason} at byte {exc.start})", "re-save it as UTF-8") from exc
+    raw, content = _read_utf8(file)
     examples: list[Example] = []
     ids: dict[str, int] = {}
-    for lineno, line in enumerate(content.splitlines(), start=1):
-        if not line.strip():
-            continue
+    for lineno, obj in _json_lines(content, file.name):
         where = f"{file.name}:{lineno}"
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{where} is not valid JSON ({exc.msg})", "fix that line") from exc
         if not isinstance(obj, dict):
             raise DataError(f"{where} is not a JSON object", 'write {"id": ..., "text": ..., "label": ..., "register": ...}')
         ident, text, label, register = obj.get("id"), obj.get("text"), obj.get("label"), obj.get("register")

@@ -47,14 +47,8 @@ import numpy as np
 
 from steerid.errors import DataError
 from steerid.results import ResultMixin, Summary, Table, fmt
-from steerid.stats.heterogeneity.layout import (
-    as_draw_matrix,
-    boot_estimates,
-    margin_choice,
-    per_draw_tost,
-    share_inside,
-    two_way,
-)
+from steerid.stats._margin import margin_choice, raw_and_standardised
+from steerid.stats.heterogeneity.layout import as_draw_matrix, boot_estimates, per_draw_tost, share_inside, two_way_exact
 from steerid.stats.interval import Interval
 from steerid.stats.proportion import wilson_ci
 from steerid.validation import check_count, check_probability
@@ -256,14 +250,10 @@ def equivalence_radius(
     n_boot = check_count(n_boot, "n_boot", minimum=100)
 
     notes: list[str] = []
-    first = arrays[0]
-    s_pool = 0.0 if bool(np.all(first == first[0, 0])) else math.sqrt(float(two_way(first)[3]))
-    if source == "raw":
-        delta, c = value, (value / s_pool if s_pool > 0.0 else math.nan)
-    else:
-        c, delta = value, value * s_pool
-        if s_pool == 0.0:
-            notes.append("pooled sd at the smallest rho is 0: a d_z margin is 0 raw units; pass margin_raw")
+    s_pool = math.sqrt(two_way_exact(arrays[0])[3])
+    delta, c = raw_and_standardised(source, value, s_pool)
+    if source == "dz" and s_pool == 0.0:
+        notes.append("pooled sd at the smallest rho is 0: a d_z margin is 0 raw units; pass margin_raw")
 
     rng = np.random.default_rng(seed)
     cols = rng.integers(0, n, size=(n_boot, n))
@@ -281,11 +271,8 @@ def equivalence_radius(
         if k == 0 and source == "dz":
             delta_b = value * np.sqrt(s2_b)
         share_b[:, k] = share_inside(mu_b, np.sqrt(tau2_b), delta_b)
-        if bool(np.all(x == x[0, 0])):
-            mu, tau = float(x[0, 0]), 0.0
-        else:
-            g, msd, mse, _ = two_way(x)
-            mu, tau = float(g), math.sqrt(max(0.0, float(msd - mse) / n))
+        mu, msd, mse, _ = two_way_exact(x)
+        tau = math.sqrt(max(0.0, (msd - mse) / n))
         share_hat[k] = float(share_inside(mu, tau, delta))
         _, _, eq = per_draw_tost(x, -delta, delta, alpha)
         points_raw.append((j, mu, tau, int(eq.sum())))

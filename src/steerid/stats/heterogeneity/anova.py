@@ -16,7 +16,7 @@ import numpy as np
 from scipy import stats as st
 
 from steerid.results import ResultMixin, Summary, Table
-from steerid.stats.heterogeneity.layout import as_draw_matrix, two_way
+from steerid.stats.heterogeneity.layout import as_draw_matrix, two_way_exact
 from steerid.stats.heterogeneity.mls import _mls_difference
 from steerid.validation import check_probability
 
@@ -141,13 +141,11 @@ def draw_heterogeneity(D: object, *, confidence: float = 0.95, alpha: float = 0.
     j, n = x.shape
     df1, df2 = j - 1, (j - 1) * (n - 1)
     notes: list[str] = []
+    grand, msd, mse, s2 = two_way_exact(x)
     if bool(np.all(x == x[0, 0])):
-        grand, msd, mse, s2 = float(x[0, 0]), 0.0, 0.0, 0.0
         draw_means = np.full(j, grand)
         notes.append(f"all {x.size} differences equal {grand:.6g}: no variation at all")
     else:
-        g, msd_a, mse_a, s2_a = two_way(x)
-        grand, msd, mse, s2 = float(g), float(msd_a), float(mse_a), float(s2_a)
         draw_means = x.mean(axis=1)
     if mse > 0.0:
         f_stat = msd / mse

@@ -17,7 +17,6 @@ import numpy as np
 from scipy import stats as st
 
 from steerid.errors import DataError
-from steerid.validation import check_positive
 
 _BOOT_BLOCK = 4_000_000  # resampled matrix entries per bootstrap block (memory bound)
 
@@ -57,6 +56,18 @@ def two_way(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarr
     return grand, ms_draw, ms_error, s2_pool
 
 
+def two_way_exact(x: np.ndarray) -> tuple[float, float, float, float]:
+    """:func:`two_way` of one (J, n) matrix as floats; a constant matrix gives exactly (x₀₀, 0, 0, 0).
+
+    Decided by equality of the values: rounding makes the mean squares of identical values
+    slightly positive.
+    """
+    if bool(np.all(x == x[0, 0])):
+        return float(x[0, 0]), 0.0, 0.0, 0.0
+    grand, ms_draw, ms_error, s2_pool = two_way(x)
+    return float(grand), float(ms_draw), float(ms_error), float(s2_pool)
+
+
 def share_inside(mu: np.ndarray | float, tau: np.ndarray | float, delta: np.ndarray | float) -> np.ndarray:
     """π = Φ((δ − μ)/τ) − Φ((−δ − μ)/τ); for τ = 0 the indicator |μ| < δ."""
     mu, tau, delta = np.broadcast_arrays(np.asarray(mu, dtype=np.float64), np.asarray(tau, dtype=np.float64),
@@ -87,17 +98,6 @@ def boot_estimates(x: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> tuple[n
         tau2[start:start + block] = np.maximum(0.0, (msd - mse) / n)
         s2[start:start + block] = s2p
     return mu, tau2, s2
-
-
-def margin_choice(margin_dz: float | None, margin_raw: float | None) -> tuple[str, float]:
-    """(``"raw"`` | ``"dz"``, value) for exactly one given margin, else DataError."""
-    if margin_dz is None and margin_raw is None:
-        raise DataError("no equivalence margin given", "pass margin_raw (score units) or margin_dz (SDs of the differences)")
-    if margin_dz is not None and margin_raw is not None:
-        raise DataError("both margin_dz and margin_raw given", "pass only one of margin_raw or margin_dz")
-    if margin_raw is not None:
-        return "raw", check_positive(margin_raw, "margin_raw")
-    return "dz", check_positive(margin_dz, "margin_dz")
 
 
 def per_draw_tost(x: np.ndarray, low: float, high: float, alpha: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

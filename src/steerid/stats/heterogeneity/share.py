@@ -16,14 +16,8 @@ import numpy as np
 
 from steerid.results import ResultMixin, Summary, fmt
 from steerid.stats.heterogeneity.anova import DrawHeterogeneity, draw_heterogeneity
-from steerid.stats.heterogeneity.layout import (
-    as_draw_matrix,
-    boot_estimates,
-    margin_choice,
-    per_draw_tost,
-    share_inside,
-    two_way,
-)
+from steerid.stats._margin import margin_choice, raw_and_standardised
+from steerid.stats.heterogeneity.layout import as_draw_matrix, boot_estimates, per_draw_tost, share_inside, two_way_exact
 from steerid.stats.interval import Interval
 from steerid.stats.proportion import wilson_ci
 from steerid.validation import check_count, check_probability
@@ -139,15 +133,12 @@ def fraction_equivalent(
     n_boot = check_count(n_boot, "n_boot", minimum=100)
     j, n = x.shape
     het = draw_heterogeneity(x, confidence=confidence)
-    s_pool = 0.0 if bool(np.all(x == x[0, 0])) else math.sqrt(float(two_way(x)[3]))
+    s_pool = math.sqrt(two_way_exact(x)[3])
     notes: list[str] = []
-    if source == "raw":
-        delta, c = value, (value / s_pool if s_pool > 0.0 else math.nan)
-    else:
-        c, delta = value, value * s_pool
-        if s_pool == 0.0:
-            notes.append("pooled within-draw sd is 0: a d_z margin is 0 raw units, so nothing can be equivalent; "
-                         "pass margin_raw")
+    delta, c = raw_and_standardised(source, value, s_pool)
+    if source == "dz" and s_pool == 0.0:
+        notes.append("pooled within-draw sd is 0: a d_z margin is 0 raw units, so nothing can be equivalent; "
+                     "pass margin_raw")
     means, p_tost, eq = per_draw_tost(x, -delta, delta, alpha)
     k = int(eq.sum())
     pf = wilson_ci(k, j, confidence)

@@ -16,22 +16,13 @@ from collections.abc import Sequence
 import numpy as np
 
 from steerid.errors import DataError
+from steerid.stats._margin import margin_choice
 from steerid.stats._summary import mean_sd
 from steerid.stats.sequential.decision import _CODES, Decision, _decide, _one_sided
 from steerid.stats.sequential.plan import SequentialPlan, Spending, _as_plan
 from steerid.stats.sequential.plan import planned_looks, sequential_plan  # noqa: F401 (the doctests use them)
 from steerid.stats.sequential.result import SequentialLook, SequentialTostResult
-from steerid.validation import as_sample, check_positive
-
-
-def _margin_choice(margin_dz: float | None, margin_raw: float | None) -> tuple[str, float]:
-    if margin_dz is None and margin_raw is None:
-        raise DataError("no equivalence margin given", "pass margin_raw (score units) or margin_dz (SDs of the differences)")
-    if margin_dz is not None and margin_raw is not None:
-        raise DataError("both margin_dz and margin_raw given", "pass only one of margin_raw or margin_dz")
-    if margin_raw is not None:
-        return "raw", check_positive(margin_raw, "margin_raw")
-    return "dz", check_positive(margin_dz, "margin_dz")
+from steerid.validation import as_sample
 
 
 class SequentialTost:
@@ -58,7 +49,7 @@ class SequentialTost:
             raise DataError(f"plan must be a SequentialPlan, got {type(plan).__name__}",
                             "build one with sequential_plan(looks, alpha=..., spending=...)")
         self._plan = plan
-        self._source, self._margin = _margin_choice(margin_dz, margin_raw)
+        self._source, self._margin = margin_choice(margin_dz, margin_raw)
         self._low = -self._margin if self._source == "raw" else math.nan
         self._high = self._margin if self._source == "raw" else math.nan
         self._margin_dz = math.nan

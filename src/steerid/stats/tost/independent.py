@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import math
 
-from scipy import stats as st
-
 from steerid.stats._summary import mean_sd
-from steerid.stats.power import tost_power_ind
-from steerid.stats.tost.onesided import _common_assumptions, _margins, _one_sided, _power_notes, _required_ind
+from steerid.stats.power import tost_power_ind, tost_sample_size_ind
+from steerid.stats.tost.onesided import _common_assumptions, _decision, _margins, _power_notes, _required_n
 from steerid.stats.tost.result import IndependentTostResult
 from steerid.validation import as_sample, check_probability
 
@@ -60,10 +58,7 @@ def independent_tost(
         se = math.sqrt(g_x + g_y)
         df = (g_x + g_y) ** 2 / (g_x**2 / (n_x - 1) + g_y**2 / (n_y - 1)) if se > 0.0 else float(n_x + n_y - 2)
     source, c, low, high, scale = _margins(margin_d, margin_raw, sp, "margin_d", "d")
-    t1, t2, p1, p2 = _one_sided(m, se, df, low, high)
-    tc = float(st.t.ppf(1.0 - alpha, df))
-    ci = (m - tc * se, m + tc * se)
-    p_tost = max(p1, p2)
+    decision = _decision(m, se, df, low, high, alpha)
 
     notes: list[str] = []
     if sp == 0.0:
@@ -76,7 +71,7 @@ def independent_tost(
     else:
         d = m / sp
         power = tost_power_ind(n_x, n_y, c, alpha, 0.0, margin_scale=scale)
-        n_required = _required_ind(c, alpha, scale)
+        n_required = _required_n(tost_sample_size_ind, c, alpha, scale)
         if n_required is None:
             notes.append("margin too small for 80 % power with n ≤ 10^7 per group")
     underpowered, more = _power_notes(min(n_x, n_y), n_required, power, "per group")
@@ -100,17 +95,7 @@ def independent_tost(
         equal_var=bool(equal_var),
         margin_source=source,
         margin_d=c,
-        low=low,
-        high=high,
-        t_lower=t1,
-        t_upper=t2,
-        p_lower=p1,
-        p_upper=p2,
-        p_tost=p_tost,
-        ci90=ci,
-        ci_level=1.0 - 2.0 * alpha,
-        equivalent=bool(p_tost < alpha),
-        alpha=alpha,
+        **decision,
         power=power,
         n_required=n_required,
         underpowered=underpowered,

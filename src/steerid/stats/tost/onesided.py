@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
+from typing import Any
 
 from scipy import stats as st
 
 from steerid.errors import DataError
-from steerid.stats.power import MarginScale, tost_sample_size_ind, tost_sample_size_paired
+from steerid.stats.power import MarginScale
 from steerid.validation import check_positive
 
 TARGET_POWER = 0.8
@@ -36,18 +38,37 @@ def _one_sided(m: float, se: float, df: float, low: float, high: float) -> tuple
     return t1, t2, 0.0 if m > low else 1.0, 0.0 if m < high else 1.0
 
 
-@functools.lru_cache(maxsize=256)
-def _required_paired(margin_dz: float, alpha: float, scale: MarginScale) -> int | None:
-    try:
-        return tost_sample_size_paired(margin_dz, TARGET_POWER, alpha, 0.0, margin_scale=scale)
-    except DataError:
-        return None  # unreachable power (margin too small for n ≤ 10⁷); reported as undefined
+def _decision(m: float, se: float, df: float, low: float, high: float, alpha: float) -> dict[str, Any]:
+    r"""The TOST decision fields shared by the paired and two-sample results.
+
+    Both one-sided tests (:func:`_one_sided`), ``p_TOST = max(p₁, p₂)``, the ``1 − 2α`` interval
+    ``m ± t_{1−α,ν}·se`` and ``equivalent = p_TOST < α`` (iff that interval lies strictly
+    inside ``(low, high)``), keyed by the result fields ``low`` … ``alpha``.
+    """
+    t1, t2, p1, p2 = _one_sided(m, se, df, low, high)
+    tc = float(st.t.ppf(1.0 - alpha, df))
+    p_tost = max(p1, p2)
+    return {
+        "low": low,
+        "high": high,
+        "t_lower": t1,
+        "t_upper": t2,
+        "p_lower": p1,
+        "p_upper": p2,
+        "p_tost": p_tost,
+        "ci90": (m - tc * se, m + tc * se),
+        "ci_level": 1.0 - 2.0 * alpha,
+        "equivalent": bool(p_tost < alpha),
+        "alpha": alpha,
+    }
 
 
 @functools.lru_cache(maxsize=256)
-def _required_ind(margin_d: float, alpha: float, scale: MarginScale) -> int | None:
+def _required_n(sample_size: Callable[..., int], margin: float, alpha: float, scale: MarginScale) -> int | None:
+    """Smallest n with TARGET_POWER at true difference 0 by ``sample_size``
+    (:func:`~steerid.stats.power.tost_sample_size_paired` or ``_ind``); None when unreachable."""
     try:
-        return tost_sample_size_ind(margin_d, TARGET_POWER, alpha, 0.0, margin_scale=scale)
+        return sample_size(margin, TARGET_POWER, alpha, 0.0, margin_scale=scale)
     except DataError:
         return None  # unreachable power (margin too small for n ≤ 10⁷); reported as undefined
 

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import math
 
-from scipy import stats as st
-
 from steerid.stats._summary import mean_sd
-from steerid.stats.power import tost_power_paired
-from steerid.stats.tost.onesided import _common_assumptions, _margins, _one_sided, _power_notes, _required_paired
+from steerid.stats.power import tost_power_paired, tost_sample_size_paired
+from steerid.stats.tost.onesided import _common_assumptions, _decision, _margins, _power_notes, _required_n
 from steerid.stats.tost.result import TostResult
 from steerid.validation import as_sample, check_paired, check_probability
 
@@ -58,10 +56,7 @@ def paired_tost(
     m, sd = mean_sd(d)
     se = sd / math.sqrt(n)
     source, c, low, high, scale = _margins(margin_dz, margin_raw, sd, "margin_dz", "dz")
-    t1, t2, p1, p2 = _one_sided(m, se, df, low, high)
-    tc = float(st.t.ppf(1.0 - alpha, df))
-    ci = (m - tc * se, m + tc * se)
-    p_tost = max(p1, p2)
+    decision = _decision(m, se, df, low, high, alpha)
 
     notes: list[str] = []
     if sd == 0.0:
@@ -73,7 +68,7 @@ def paired_tost(
     else:
         dz = m / sd
         power = tost_power_paired(n, c, alpha, 0.0, margin_scale=scale)
-        n_required = _required_paired(c, alpha, scale)
+        n_required = _required_n(tost_sample_size_paired, c, alpha, scale)
         if n_required is None:
             notes.append("margin too small for 80 % power with n ≤ 10^7 pairs")
     underpowered, more = _power_notes(n, n_required, power, "pairs")
@@ -87,17 +82,7 @@ def paired_tost(
         dz=dz,
         margin_source=source,
         margin_dz=c,
-        low=low,
-        high=high,
-        t_lower=t1,
-        t_upper=t2,
-        p_lower=p1,
-        p_upper=p2,
-        p_tost=p_tost,
-        ci90=ci,
-        ci_level=1.0 - 2.0 * alpha,
-        equivalent=bool(p_tost < alpha),
-        alpha=alpha,
+        **decision,
         power=power,
         n_required=n_required,
         underpowered=underpowered,

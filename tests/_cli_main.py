@@ -1,0 +1,16 @@
+"""In-process ``steerid`` CLI runs for the API tests: exit code and captured output."""
+
+from __future__ import annotations
+
+from steerid.cli import main
+
+
+def run_main(argv: list[str], capsys) -> tuple[int, str, str]:
+    """``(exit code, stdout, stderr)`` of ``steerid.cli.main(argv)``; a clean return is exit 0."""
+    try:
+        main(argv)
+        code = 0
+    except SystemExit as exc:
+        code = exc.code or 0
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err

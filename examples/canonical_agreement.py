@@ -7,7 +7,7 @@ For each trait, at ``Site(layer)``:
                     ‖v⊥‖ = ρ‖v‖ (E1's construction), each renormalised;
 * methods         — mean_diff, pca, probe, lda from the same pairs;
 * environments    — mean-difference vectors of the pairs in three formats (chat turn, reply
-                    alone, base-model Q/A; :func:`steerid.canonicalize.pair_formats`).
+                    alone, base-model Q/A; :func:`steerid.recover.pipeline.pair_formats`).
 
 Each vector family is mapped by a canonicaliser and we report cosines within the family:
 
@@ -31,7 +31,7 @@ from itertools import combinations
 
 import numpy as np
 
-from steerid.canonicalize import fisher_eigenpairs, pair_formats, recover_vector
+from steerid.recover.pipeline import fisher_eigenpairs, pair_formats, recover_vector
 from steerid.capture import token_moments
 from steerid.experiments.directions import orthogonal_perturbation
 from steerid.extract.pipeline import extract_vector, pair_activations

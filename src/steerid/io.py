@@ -99,3 +99,14 @@ def sha256_texts(texts: Iterable[str]) -> str:
         digest.update(len(encoded).to_bytes(8, "little"))
         digest.update(encoded)
     return digest.hexdigest()
+
+
+def user_cache_dir() -> Path:
+    """steerid's folder in the user cache: ``$XDG_CACHE_HOME/steerid`` (default ``~/.cache/steerid``)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "steerid"
+
+
+def cache_root() -> Path:
+    """``$STEERID_CACHE`` if set, else :func:`user_cache_dir` — the root of steerid's caches."""
+    env = os.environ.get("STEERID_CACHE")
+    return Path(env) if env else user_cache_dir()

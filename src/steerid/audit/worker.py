@@ -277,11 +277,15 @@ class Worker:
         c = self.config
         config = farthest.FarthestConfig(alpha_rel=float(unit.alpha_rel), margin_dz=c.margin_dz, alpha=c.test_alpha,
                                          n_candidates=c.likelihood.farthest_candidates, seed=c.seed,
-                                         fisher_k=max(c.likelihood.farthest_fisher_k, 1),
-                                         fisher_basis=8 if c.likelihood.farthest_fisher_k > 0 else 0)
+                                         **self._fisher_settings(c.likelihood.farthest_fisher_k))
         out = farthest.run(config, ctx).to_dict()
         out["n_confirm"] = len(out.get("confirm_items") or [])
         return out
+
+    @staticmethod
+    def _fisher_settings(fisher_k: int) -> dict[str, int]:
+        """``fisher_k`` Lanczos eigenpairs for the low-sensitivity basis; 0 turns the basis off."""
+        return {"fisher_k": fisher_k} if fisher_k > 0 else {"fisher_basis": 0}
 
     def _run_e5(self, unit: Unit, step: Progress) -> dict[str, Any]:
         c = self.config

@@ -22,16 +22,7 @@ from pathlib import Path
 from filelock import FileLock
 
 from steerid.errors import ModelError
-from steerid.io import sha256_file
-
-
-def cache_root() -> Path:
-    """``$STEERID_CACHE`` or ``$XDG_CACHE_HOME/steerid`` (default ``~/.cache/steerid``)."""
-    env = os.environ.get("STEERID_CACHE")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "steerid"
+from steerid.io import cache_root, sha256_file
 
 
 def _package_dir(module: str, pip_name: str) -> Path:

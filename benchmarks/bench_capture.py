@@ -22,7 +22,7 @@ import torch
 
 from benchmarks._timing import interleaved, log, ratio_summary
 from benchmarks.common import SITE, Row, eval_prompts, model, ratio_row
-from steerid.batching import chunks, encode, left_pad
+from steerid.engine.batching import chunks, encode, left_pad
 from steerid.capture import token_moments
 from steerid.models import Site
 

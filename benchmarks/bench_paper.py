@@ -10,14 +10,14 @@ steerid arms (all conditions × prompts as rows of big batches, one displacement
 seeds shared across conditions = common random numbers):
 
 - ``hf batched-all``: every row in one ``model.generate`` batch (the reference decode path);
-- ``engine fp32``: steerid's decode engine (:mod:`steerid.decode`: static cache, the blocks below
+- ``engine fp32``: steerid's decode engine (:mod:`steerid.engine.decode`: static cache, the blocks below
   the site once per prompt, finished rows dropped, counter-based sampling), fp32, all rows;
 - ``engine auto``: the same with ``dtype="auto"`` — bf16 where the CPU computes it natively
   (AVX512-BF16 / AMX), else fp32; which one ran is in the row's note;
 - ``bf16``: bf16 vs fp32 time of one prefill + 4 decode steps (HF path), to show the dtype effect;
 - ``likelihood``: where no generation is needed, E1's shift measured on the trait's likelihood
   items — log p(positive reply) − log p(negative reply) under each condition, teacher-forced
-  (``steerid.generate.continuation_logprobs``: the shared chat-template prefix once per
+  (``steerid.engine.generation.continuation_logprobs``: the shared chat-template prefix once per
   condition, each prompt once, both replies from its KV cache). A different measurement (of the
   same steering), reported as its own ratio; a second row gives the gain of that sharing over two
   plain teacher-forced passes (``continuation_logprob(..., share_prefix=False)``, one per reply).
@@ -37,8 +37,8 @@ import torch
 
 from benchmarks._timing import interleaved, log, summary, timed
 from benchmarks.common import ALPHA, LAYER, SITE, Row, condition_deltas, eval_prompts, model, ratio_row, trait_vector
-from steerid.decode import choose_dtype, native_bf16
-from steerid.generate import continuation_logprob, continuation_logprobs, generate
+from steerid.engine.decode import choose_dtype, native_bf16
+from steerid.engine.generation import continuation_logprob, continuation_logprobs, generate
 
 NAME = "paper-E1"
 CONDITIONS = ("none", "+v", "-v", "v+vperp")
@@ -75,7 +75,7 @@ def _bf16_step_ratio(prompts, repeats):
     """Time of one prefill + 4 decode steps in bf16 vs fp32 (same batch), interleaved."""
     from transformers import GenerationConfig
 
-    from steerid.batching import encode, left_pad
+    from steerid.engine.batching import encode, left_pad
 
     lm32, lm16 = model("float32"), model("bfloat16")
     batch = left_pad(encode(lm32, prompts), lm32.tokenizer.pad_token_id)
@@ -167,8 +167,8 @@ def run(quick: bool = False) -> dict:
     detail["generated_tokens"] = {f"{e}/{d}": n for (e, d), n in tokens.items()}
     # how much of a batched run is prompt prefill (what prefix sharing could save): one forward
     # over all rows' prompts under the same steering, logits for the last position only
-    from steerid.batching import encode, left_pad
-    from steerid.steer import steering
+    from steerid.engine.batching import encode, left_pad
+    from steerid.engine.steer import steering
 
     ids = encode(lm, row_prompts)
     common = 0

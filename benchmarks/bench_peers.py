@@ -11,7 +11,7 @@ environments' arms are interleaved in time like any other A/B pair here.
    prompts. Nothing else is compared unless they match (θ = 100 000, max diff < 1e-3).
 2. Exported files: repeng's own ``ControlVector.import_gguf`` reads steerid's GGUF export.
 3. One vector applied to a set of prompts (greedy), batch 1, 16, 64: steerid
-   (``steerid.generate.generate`` at in:15) vs steering-vectors and repeng at their layer 14;
+   (``steerid.engine.generation.generate`` at in:15) vs steering-vectors and repeng at their layer 14;
    greedy token ids must be identical row for row; speed = peer time / steerid time for the
    same rows (tokens/s ratio, goal ≥ 1.5×). A plain-generate arm in each environment separates
    the transformers version from the library.
@@ -36,9 +36,9 @@ from safetensors.torch import load_file
 
 from benchmarks._timing import log, summary
 from benchmarks.common import ALPHA, SITE, THREADS, Row, condition_deltas, eval_prompts, model, ratio_row, trait_vector
-from steerid.batching import encode, left_pad
-from steerid.decode import choose_dtype
-from steerid.generate import _eos_ids, generate
+from steerid.engine.batching import encode, left_pad
+from steerid.engine.decode import choose_dtype
+from steerid.engine.generation import _eos_ids, generate
 from steerid.interop import export_gguf, peer_layer, save_steering_vectors_file
 from steerid.vector import SteeringVector
 

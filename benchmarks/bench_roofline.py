@@ -19,7 +19,7 @@ from transformers import StaticCache
 
 from benchmarks._timing import log, summary
 from benchmarks.common import Row, model, ratio_row
-from steerid.decode import choose_dtype, in_dtype
+from steerid.engine.decode import choose_dtype, in_dtype
 
 NAME = "roofline"
 

@@ -1,6 +1,6 @@
 """How E1-like batched generation time scales: with prompts, with conditions, with model size.
 
-One ``steerid.generate.generate`` call per point (greedy, all rows of a point in one batch, one
+One ``steerid.engine.generation.generate`` call per point (greedy, all rows of a point in one batch, one
 displacement per row, 16 new tokens at least; ``min_new_tokens`` is not forced, EOS may end
 rows). Fitted log-log slopes of time vs rows: 1 = linear (no batching gain), < 1 = batching
 pays. Model size: Gemma-3-270M vs SmolLM2-135M at the same rows and tokens (time ratio, next to
@@ -13,7 +13,7 @@ import numpy as np
 
 from benchmarks._timing import log, timed
 from benchmarks.common import ALPHA, Row, condition_deltas, eval_prompts, model
-from steerid.generate import generate
+from steerid.engine.generation import generate
 from steerid.models import Site
 
 NAME = "scaling"

@@ -1,9 +1,9 @@
 """Steering overhead and per-row batched conditions on SmolLM2-135M.
 
 (a) Hook overhead: ``model.generate`` (greedy, 32 new tokens) with and without
-    ``steerid.steer.steering`` at in:15, at batch 1, 16 and 64, arms interleaved; ratio =
+    ``steerid.engine.steer.steering`` at in:15, at batch 1, 16 and 64, arms interleaved; ratio =
     steered time / plain time (goal ≤ 1.03 at batch 64).
-(b) Per-row conditions: 4 conditions × N prompts in one ``steerid.generate.generate`` call
+(b) Per-row conditions: 4 conditions × N prompts in one ``steerid.engine.generation.generate`` call
     (one displacement per row) vs the same rows one prompt and one condition at a time;
     ratio = sequential time / batched time (speed-up), and the greedy rows must be equal.
 """
@@ -14,9 +14,9 @@ import torch
 
 from benchmarks._timing import interleaved, log, ratio_summary, summary
 from benchmarks.common import ALPHA, SITE, Row, condition_deltas, eval_prompts, model, ratio_row, trait_vector
-from steerid.batching import encode, left_pad
-from steerid.generate import generate
-from steerid.steer import steering
+from steerid.engine.batching import encode, left_pad
+from steerid.engine.generation import generate
+from steerid.engine.steer import steering
 
 NAME = "steering"
 NEW_TOKENS = 32

@@ -1,7 +1,7 @@
-"""Every model call gets its inputs through ``steerid.batching.on_device`` (so a CUDA model gets CUDA tensors).
+"""Every model call gets its inputs through ``steerid.engine.batching.on_device`` (so a CUDA model gets CUDA tensors).
 
 There is no GPU here, so the test spies on the one helper that moves tensors
-(:func:`steerid.batching.to_device`) and checks, with a forward pre-hook on the model, that every
+(:func:`steerid.engine.batching.to_device`) and checks, with a forward pre-hook on the model, that every
 tensor a forward pass receives came out of it — for capture, teacher forcing (one and k
 continuations), the shared-prefix cache and the Fisher points. Results come back as CPU tensors /
 numpy arrays.
@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 import torch
 
-from steerid import batching
+from steerid.engine import batching
 from steerid.capture import capture, median_token_norm
 from steerid.experiments.fisher.points import PointSet
 from steerid.experiments.fisher.products import SiteLinearization
-from steerid.generate import continuation_logprob, continuation_logprobs
+from steerid.engine.generation import continuation_logprob, continuation_logprobs
 from steerid.models import Site, load_model
 
 PROMPTS = ["The weather today is", "My favourite food is"]

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import steerid
 
-ORDER = ["errors", "validation", "results", "provenance", "io", "config_errors", "models", "batching", "moments",
-         "capture", "steer", "attention", "sampling", "prefix", "fork", "decode", "generate", "vector", "scorers",
+ORDER = ["errors", "validation", "results", "provenance", "io", "config_errors", "models", "engine", "moments",
+         "capture", "vector", "scorers",
          "traits", "extract", "answers", "stats", "experiments", "recover", "report", "audit", "interop", "cli"]
 IMPORT = re.compile(r"^\s*(?:from|import) steerid\.(\w+)|^\s*from steerid import (\w+)", re.M)
 
@@ -32,4 +32,22 @@ def test_every_module_has_a_layer_and_imports_only_earlier_layers():
             if target in ORDER and ORDER.index(target) > ORDER.index(layer):
                 back_edges.append(f"{path.relative_to(root)} imports steerid.{target}")
     assert not unplaced, f"modules with no layer in the README order: {sorted(unplaced)}"
+    assert not back_edges, "\n".join(back_edges)
+
+
+ENGINE_ORDER = ["batching", "steer", "attention", "sampling", "prefix", "fork", "decode", "generation"]
+
+
+def test_engine_modules_import_only_earlier_engine_modules():
+    root = Path(steerid.__file__).parent / "engine"
+    pattern = re.compile(r"^\s*from steerid\.engine(?:\.(\w+))? import (\w+)", re.M)
+    back_edges = []
+    for path in root.glob("*.py"):
+        if path.stem == "__init__":
+            continue
+        assert path.stem in ENGINE_ORDER, f"engine module {path.stem} has no place in ENGINE_ORDER"
+        for match in pattern.finditer(path.read_text(encoding="utf-8")):
+            target = match.group(1) or match.group(2)
+            if target in ENGINE_ORDER and ENGINE_ORDER.index(target) > ENGINE_ORDER.index(path.stem):
+                back_edges.append(f"engine/{path.name} imports engine.{target}")
     assert not back_edges, "\n".join(back_edges)

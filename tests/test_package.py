@@ -20,7 +20,7 @@ def test_import_steerid_loads_no_heavy_dependency():
 def test_lazy_exports_resolve_to_their_definitions():
     from steerid.extract.pipeline import extract_vector
     from steerid.models import Site, load_model
-    from steerid.steer import steering
+    from steerid.engine.steer import steering
     from steerid.vector import SteeringVector
 
     assert steerid.extract_vector is extract_vector and steerid.load_model is load_model

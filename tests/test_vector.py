@@ -6,13 +6,13 @@ import torch
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from steerid.batching import left_pad
+from steerid.engine.batching import left_pad
 from steerid.capture import median_token_norm
 from steerid.errors import SiteError, VectorError
 from steerid.models import Site
 from steerid.models.hooks import count_hooks
 from steerid.provenance import Provenance
-from steerid.steer import steering
+from steerid.engine.steer import steering
 from steerid.vector import SteeringVector
 
 

@@ -8,11 +8,11 @@ The names a notebook needs are importable from the top level and loaded on first
     >>> v = steerid.extract_vector(lm, [("I love it", "I hate it"), ("Great!", "Awful.")],
     ...                            steerid.Site(1))                            # doctest: +SKIP
     >>> with v.apply(lm, 4.0):                                                 # doctest: +SKIP
-    ...     out = steerid.generate.generate(lm, ["Tell me about your day."], max_new_tokens=20)
+    ...     out = steerid.generate(lm, ["Tell me about your day."], max_new_tokens=20)
 
-``generate`` and ``capture`` stay the names of their modules (``steerid.generate.generate``,
-``steerid.capture.capture``): a function bound under a submodule's name would be replaced by the
-module as soon as anything imports it.
+``capture`` stays the name of its module (``steerid.capture.capture``): a function bound under a
+submodule's name would be replaced by the module as soon as anything imports it. ``generate`` is
+the function (its module is ``steerid.engine.generation``).
 """
 
 import importlib
@@ -26,7 +26,8 @@ _EXPORTS = {
     "SteeringVector": "steerid.vector",
     "Provenance": "steerid.provenance",
     "extract_vector": "steerid.extract.pipeline",
-    "steering": "steerid.steer",
+    "steering": "steerid.engine.steer",
+    "generate": "steerid.engine.generation",
     "median_token_norm": "steerid.capture",
     "load_trait": "steerid.traits",
     "get_scorer": "steerid.scorers",

@@ -17,7 +17,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from steerid.batching import chunks, encode, left_pad, on_device
+from steerid.engine.batching import chunks, encode, left_pad, on_device
 from steerid.errors import DataError
 from steerid.models.hooks import mark, remove_hooks
 from steerid.models.loader import LoadedModel

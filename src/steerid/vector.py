@@ -53,7 +53,7 @@ from steerid.validation import check_finite, check_vector
 
 if TYPE_CHECKING:
     from steerid.models.loader import LoadedModel
-    from steerid.steer import Scope
+    from steerid.engine.steer import Scope
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +116,7 @@ class SteeringVector:
             δ = α · m · û          (relative; m = median residual norm at the site over real,
                                     non-first tokens: ``token_norm``, or measured on ``prompts``)
 
-        through :func:`steerid.steer.steering` (so ``scope``, KV-cache positions and left padding
+        through :func:`steerid.engine.steer.steering` (so ``scope``, KV-cache positions and left padding
         behave exactly as there), and the hooks are removed when the block ends, also when it raises.
 
         Args:
@@ -142,7 +142,7 @@ class SteeringVector:
             >>> with vector.apply(lm, 4.0, scope="generated"):          # doctest: +SKIP
             ...     out = generate(lm, ["Tell me about your day."], max_new_tokens=20)
         """
-        from steerid.steer import steering
+        from steerid.engine.steer import steering
 
         self.check_compatible(lm.info, strict=strict)
         site = self.site

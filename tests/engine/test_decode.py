@@ -7,13 +7,13 @@ import pytest
 import torch
 from scipy import stats
 
-from steerid.batching import encode
-from steerid.decode import DecodeStats, choose_dtype, decode, in_dtype, supports
+from steerid.engine.batching import encode
+from steerid.engine.decode import DecodeStats, choose_dtype, decode, in_dtype, supports
 from steerid.errors import DataError
-from steerid.generate import _eos_ids, generate
+from steerid.engine.generation import _eos_ids, generate
 from steerid.models import Site
 from steerid.models.hooks import count_hooks
-from steerid.sampling import Sampling, candidates, hash_uniform, sample_next
+from steerid.engine.sampling import Sampling, candidates, hash_uniform, sample_next
 
 PROMPTS = ["Hello there, how are you?", "Tell me a story about a dragon", "x",
            "What is the capital of France? Answer briefly please."]
@@ -207,7 +207,7 @@ def test_forked_prefill_of_steered_conditions_equals_reference(tiny_lm, scope):
 def test_one_query_attention_kernel_matches_sdpa():
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
-    from steerid.attention import decode_attention
+    from steerid.engine.attention import decode_attention
 
     class Module(torch.nn.Module):
         num_key_value_groups = 3

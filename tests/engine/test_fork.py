@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-import steerid.generate as generate_module
+import steerid.engine.generation as generate_module
 from steerid.errors import VectorError
-from steerid.fork import distinct_rows, first_forked_block, fork_supported, forked
-from steerid.generate import continuation_logprobs
+from steerid.engine.fork import distinct_rows, first_forked_block, fork_supported, forked
+from steerid.engine.generation import continuation_logprobs
 from steerid.models import Site
 from steerid.models.hooks import count_hooks
 

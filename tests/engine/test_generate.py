@@ -2,12 +2,12 @@ import numpy as np
 import pytest
 import torch
 
-from steerid.batching import position_ids_from_mask
+from steerid.engine.batching import position_ids_from_mask
 from steerid.errors import DataError
-from steerid.generate import continuation_logprob, generate, teacher_forced
+from steerid.engine.generation import continuation_logprob, generate, teacher_forced
 from steerid.models import Site
 from steerid.models.hooks import count_hooks
-from steerid.steer import steering
+from steerid.engine.steer import steering
 
 PROMPTS = ["The cat", "Once upon a time in a land", "Hi"]
 

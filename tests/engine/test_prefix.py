@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from steerid.generate import continuation_logprob, teacher_forced
+from steerid.engine.generation import continuation_logprob, teacher_forced
 from steerid.models import Site
 from steerid.models.hooks import count_hooks
-from steerid.prefix import common_prefix_length, shared_prefix
+from steerid.engine.prefix import common_prefix_length, shared_prefix
 
 HEADER = "System: you are a careful assistant who answers briefly.\nUser: "
 PROMPTS = [HEADER + q for q in ("Is it raining?", "Tell me about the old harbour town", "Hi", "Why?")]
@@ -60,7 +60,7 @@ def test_no_prefix_when_prompts_differ_at_once(llama_lm):
 
 def test_sliding_window_models_fall_back_when_a_window_could_cut_a_row():
     from steerid.models import load_model
-    from steerid.prefix import fits_attention_window
+    from steerid.engine.prefix import fits_attention_window
 
     gemma = load_model("tiny:gemma")  # sliding_window = 16
     assert not fits_attention_window(gemma, 17) and fits_attention_window(gemma, 16)
@@ -83,7 +83,7 @@ def test_sliding_window_model_shares_when_rows_fit_the_window():
 
 @pytest.mark.parametrize("scope", ["all", "generated"])
 def test_several_continuations_per_prompt_equal_one_at_a_time(tiny_lm, scope):
-    from steerid.generate import continuation_logprobs
+    from steerid.engine.generation import continuation_logprobs
 
     lm = tiny_lm
     g = torch.Generator().manual_seed(11)

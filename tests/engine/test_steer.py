@@ -2,11 +2,11 @@ import numpy as np
 import pytest
 import torch
 
-from steerid.batching import left_pad
+from steerid.engine.batching import left_pad
 from steerid.errors import VectorError
 from steerid.models import Site
 from steerid.models.hooks import count_hooks
-from steerid.steer import steering
+from steerid.engine.steer import steering
 
 
 def _logits(lm, rows, deltas=None, site=Site(1), **kw):

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from steerid.batching import left_pad
+from steerid.engine.batching import left_pad
 from steerid.capture import median_token_norm
 from steerid.errors import DataError, ModelError
 from steerid.experiments.fisher import (
@@ -18,7 +18,7 @@ from steerid.experiments.fisher import (
 )
 from steerid.models import Site, load_model
 from steerid.models.hooks import count_hooks
-from steerid.steer import steering
+from steerid.engine.steer import steering
 
 TEXTS = ["hello there friend", "the quick brown fox jumps", "a b c d e f"]
 SITE = Site(1)

@@ -7,7 +7,7 @@ from steerid.capture import median_token_norm
 from steerid.experiments import logit_distance as e4
 from steerid.experiments.base import ExperimentContext
 from steerid.experiments.logit_distance import divergences
-from steerid.generate import generate, teacher_forced
+from steerid.engine.generation import generate, teacher_forced
 from steerid.models import Site
 from steerid.provenance import Provenance
 from steerid.vector import SteeringVector

@@ -16,12 +16,12 @@ import numpy as np
 import pytest
 import torch
 
-from steerid.batching import left_pad, position_ids_from_mask
-from steerid.generate import generate
+from steerid.engine.batching import left_pad, position_ids_from_mask
+from steerid.engine.generation import generate
 from steerid.interop import to_repeng_directions, to_steering_vectors_dict
 from steerid.models import Site
 from steerid.provenance import Provenance
-from steerid.steer import steering
+from steerid.engine.steer import steering
 from steerid.vector import SteeringVector
 
 ALPHA = 6.0

@@ -1,11 +1,11 @@
 import pytest
 import torch
 
-from steerid.batching import left_pad
+from steerid.engine.batching import left_pad
 from steerid.errors import SiteError
 from steerid.models import Site
 from steerid.models.hooks import count_hooks
-from steerid.steer import steering
+from steerid.engine.steer import steering
 
 
 def _hidden_states(lm, ids, mask, deltas=None, site=None, **kw):

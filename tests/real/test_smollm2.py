@@ -4,13 +4,13 @@ import numpy as np
 import pytest
 import torch
 
-from steerid.batching import left_pad
+from steerid.engine.batching import left_pad
 from steerid.extract.pipeline import extract_vector
-from steerid.generate import continuation_logprob, generate
+from steerid.engine.generation import continuation_logprob, generate
 from steerid.models import Site
 from steerid.models.hooks import count_hooks
 from steerid.models.packaged import cache_root
-from steerid.steer import steering
+from steerid.engine.steer import steering
 from steerid.traits import format_chat, load_trait
 
 pytestmark = pytest.mark.real

@@ -9,7 +9,7 @@ from steerid.capture import capture
 from steerid.errors import DataError, VectorError
 from steerid.models.site import Site
 from steerid.recover.crosslayer import CrossLayerConsistency, capture_layers
-from steerid.steer import steering
+from steerid.engine.steer import steering
 
 D = 48
 

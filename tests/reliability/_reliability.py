@@ -20,7 +20,7 @@ ZYGOTE = HERE / "_zygote.py"
 
 # Modules the fork server imports once so that each child starts in well under a second.
 PRELOAD = [
-    "steerid.cli", "steerid.capture", "steerid.generate", "steerid.vector", "steerid.extract.pipeline",
+    "steerid.cli", "steerid.capture", "steerid.engine.generation", "steerid.vector", "steerid.extract.pipeline",
     "steerid.experiments.orthogonal", "steerid.experiments.measures", "steerid.scorers.truth",
     "steerid.scorers.vader", "transformers.models.llama.modeling_llama", "sklearn.linear_model",
     "scipy.stats", "pandas", "pyarrow", "steerid.audit", "steerid.audit.worker", "steerid.audit.results",

@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 import torch
 
-from steerid.batching import left_pad
+from steerid.engine.batching import left_pad
 from steerid.extract.pipeline import extract_vector, pair_activations
 from steerid.models import Site, load_model
 from steerid.traits import load_trait

@@ -18,18 +18,18 @@ import numpy as np
 import pytest
 import torch
 
-from steerid import decode as decode_module
-from steerid.batching import left_pad
+from steerid.engine import decode as decode_module
+from steerid.engine.batching import left_pad
 from steerid.capture import capture
 from steerid.errors import VectorError
 from steerid.experiments import orthogonal
 from steerid.experiments.base import ExperimentContext
 from steerid.experiments.conditions import e1_conditions, run_conditions
-from steerid.generate import PerRowGumbelSampler, continuation_logprob, generate, teacher_forced
+from steerid.engine.generation import PerRowGumbelSampler, continuation_logprob, generate, teacher_forced
 from steerid.models import Site, load_model
 from steerid.models.hooks import count_hooks
 from steerid.provenance import Provenance
-from steerid.steer import steering
+from steerid.engine.steer import steering
 from steerid.vector import SteeringVector
 
 ROWS = [[5, 6, 7, 8, 9, 10], [11, 12, 13], [14, 15, 16, 17]]

@@ -30,7 +30,7 @@ from steerid.audit.config import AuditConfig
 from steerid.audit.grid import Unit
 from steerid.audit.tables import E1_ROUTES, write_parquet
 from steerid.audit.trait_records import card_entry, trait_records
-from steerid.decode import choose_dtype, native_bf16
+from steerid.engine.decode import choose_dtype, native_bf16
 from steerid.errors import ScorerError
 from steerid.experiments.analysis import verdict, verdict_relative
 from steerid.experiments.measures import DEFAULT_OFF_TARGET, OFF_TARGET
@@ -212,7 +212,7 @@ def decode_provenance(config: AuditConfig, device: str = "cpu") -> dict[str, Any
     requested = config.decode_dtype
     resolved = config.dtype if requested == "model" else str(choose_dtype(requested, device)).removeprefix("torch.")
     return {"requested": requested, "resolved": resolved, "native_bf16": native_bf16(device),
-            "device": device, "engine": "steerid.decode (model.generate for unsupported families)"}
+            "device": device, "engine": "steerid.engine.decode (model.generate for unsupported families)"}
 
 
 def sequential_summary(units: list[dict[str, Any]]) -> dict[str, Any] | None:

@@ -80,7 +80,7 @@ def steer(
     import numpy as np
 
     from steerid.capture import median_token_norm
-    from steerid.generate import generate
+    from steerid.engine.generation import generate
     from steerid.traits.formatting import format_chat
     from steerid.vector import SteeringVector
 

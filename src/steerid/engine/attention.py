@@ -9,7 +9,7 @@ boolean mask M,
 
 in float32 for the softmax. Longer queries (prefill) go to transformers' SDPA unchanged. The
 kernel is registered with transformers' attention interface as ``steerid_decode`` and used only
-by the decode engine's private reduced-precision copy of a model (:func:`steerid.decode.in_dtype`),
+by the decode engine's private reduced-precision copy of a model (:func:`steerid.engine.decode.in_dtype`),
 so fp32 paths keep transformers' own kernels.
 """
 

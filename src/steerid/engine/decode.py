@@ -10,15 +10,15 @@ work an experiment does not need taken out:
   the same prompt, so each distinct prompt is prefilled once and its cache rows are copied to its
   conditions (``index_select``) before the decode forks; with scope ``all`` / ``prompt`` the
   prompt is steered, so the blocks below the site run once per distinct prompt and the batch
-  forks at the site into one row per Δ (:mod:`steerid.fork`).
+  forks at the site into one row per Δ (:mod:`steerid.engine.fork`).
 * **Compaction.** A row that emits end-of-sequence is done; once a fraction ``compact_fraction``
   of the live rows is done they are dropped from the batch (cache, mask, positions, Δ, seeds),
   so finished rows stop costing decode steps.
-* **Counter-based sampling** (:mod:`steerid.sampling`): a row's noise depends only on its prompt
+* **Counter-based sampling** (:mod:`steerid.engine.sampling`): a row's noise depends only on its prompt
   seed, the step and the token id, so a row's continuation is the same whatever batch it runs in
   and conditions of a prompt share their random numbers exactly.
 
-Steering: Δ is added at the site through :func:`steerid.steer.steering` (hooks removed whatever
+Steering: Δ is added at the site through :func:`steerid.engine.steer.steering` (hooks removed whatever
 happens) with scope ``all`` during the passes the requested scope covers — prefill for
 ``all``/``prompt``, decode steps for ``all``/``generated`` — which is the same as the position
 mask ``t < P`` / ``t ≥ P`` of the reference path, since the prefill holds exactly the prompt
@@ -41,16 +41,16 @@ from dataclasses import dataclass, field
 import torch
 from transformers import DynamicCache, StaticCache
 
-from steerid.attention import NAME as DECODE_ATTENTION
-from steerid.batching import chunks, left_pad, position_ids_from_mask
+from steerid.engine.attention import NAME as DECODE_ATTENTION
+from steerid.engine.batching import chunks, left_pad, position_ids_from_mask
 from steerid.errors import DataError
-from steerid.fork import distinct_rows, expand_cache, first_forked_block, fork_supported, forked
+from steerid.engine.fork import distinct_rows, expand_cache, first_forked_block, fork_supported, forked
 from steerid.models.families import DECODE_FAMILIES, STATIC_FAMILIES, find_blocks
 from steerid.models.loader import LoadedModel
 from steerid.models.site import Site
-from steerid.prefix import accepts_logits_to_keep, cache_argument
-from steerid.sampling import Sampling, sample_next
-from steerid.steer import Scope, steering
+from steerid.engine.prefix import accepts_logits_to_keep, cache_argument
+from steerid.engine.sampling import Sampling, sample_next
+from steerid.engine.steer import Scope, steering
 
 
 @dataclass
@@ -100,7 +100,7 @@ def decode(lm: LoadedModel, prompt_ids: Sequence[Sequence[int]], *, site: Site |
         prompt_ids: token ids of each row's prompt (rows of one prompt under several conditions
             repeat it; keep them adjacent so they share a chunk and its prefill).
         site, deltas: steering site and ``(R, d)`` float32 displacements (α included), or None.
-        scope: ``all``, ``prompt`` or ``generated`` (as :func:`steerid.steer.steering`).
+        scope: ``all``, ``prompt`` or ``generated`` (as :func:`steerid.engine.steer.steering`).
         sampling: greedy or seeded sampling settings; ``seeds`` one per row when sampling.
         eos: end-of-sequence token ids.
         batch_size: rows per forward pass (a chunk).
@@ -251,7 +251,7 @@ def in_dtype(lm: LoadedModel, dtype: torch.dtype) -> LoadedModel:
 
     The copy shares the tokenizer and describes itself with the new dtype; the original model
     (used for teacher forcing and scoring) is untouched. The copy's one-query attention steps use
-    :mod:`steerid.attention` (prefill still runs transformers' SDPA).
+    :mod:`steerid.engine.attention` (prefill still runs transformers' SDPA).
     """
     if lm.model.dtype == dtype:
         return lm

@@ -34,7 +34,7 @@ from steerid.models.families import FORK_FAMILIES
 from steerid.models.hooks import STEERID_HOOK, remove_hooks
 from steerid.models.loader import LoadedModel
 from steerid.models.site import Site, resolve
-from steerid.steer import as_deltas
+from steerid.engine.steer import as_deltas
 
 
 def fork_supported(lm: LoadedModel, site: Site) -> bool:

@@ -9,9 +9,9 @@ with that row's *prompt* seed, so the same prompt under different steering condi
 the same random stream: conditions differ only through their logits (a paired design), and the
 result does not depend on which other rows share the batch.
 
-Two decode paths give these semantics: steerid's own engine (:mod:`steerid.decode`: static KV
+Two decode paths give these semantics: steerid's own engine (:mod:`steerid.engine.decode`: static KV
 cache, shared prefill, finished rows dropped, counter-based noise keyed by (prompt seed, step,
-token) from :mod:`steerid.sampling`), used by default for the families it is tested on, and
+token) from :mod:`steerid.engine.sampling`), used by default for the families it is tested on, and
 ``model.generate`` with :class:`PerRowGumbelSampler` (per-row seeded generators), the reference
 (``engine="hf"``). Greedy tokens of the two are equal; sampled draws follow the same distribution
 with different noise.
@@ -30,15 +30,15 @@ import numpy as np
 import torch
 from transformers import GenerationConfig, LogitsProcessor, LogitsProcessorList
 
-from steerid import decode as engine_module
-from steerid.batching import chunks, encode, left_pad, on_device, position_ids_from_mask
+from steerid.engine import decode as engine_module
+from steerid.engine.batching import chunks, encode, left_pad, on_device, position_ids_from_mask
 from steerid.errors import DataError
-from steerid.fork import distinct_rows, expand_cache, first_forked_block, forked, fork_supported, reduce_cache
+from steerid.engine.fork import distinct_rows, expand_cache, first_forked_block, forked, fork_supported, reduce_cache
 from steerid.models.loader import LoadedModel
 from steerid.models.site import Site
-from steerid.prefix import accepts_logits_to_keep, cache_argument, shared_prefix
-from steerid.sampling import Sampling
-from steerid.steer import Scope, as_deltas, steering
+from steerid.engine.prefix import accepts_logits_to_keep, cache_argument, shared_prefix
+from steerid.engine.sampling import Sampling
+from steerid.engine.steer import Scope, as_deltas, steering
 from steerid.validation import check_texts
 
 
@@ -107,7 +107,7 @@ def generate(lm: LoadedModel, prompts: Sequence[str], *, site: Site | None = Non
     Args:
         prompts: fully formatted prompt strings (apply the chat template beforehand).
         site, deltas: steering site and ``(d,)`` or ``(n_prompts, d)`` displacements (α included).
-        scope: steering scope (see :mod:`steerid.steer`).
+        scope: steering scope (see :mod:`steerid.engine.steer`).
         greedy: argmax decoding; otherwise seeded sampling with ``temperature``/``top_p``.
         top_k: sample among the k most likely tokens (0 = the whole vocabulary).
         seeds: one sampling seed per prompt (common random numbers across conditions).
@@ -115,7 +115,7 @@ def generate(lm: LoadedModel, prompts: Sequence[str], *, site: Site | None = Non
         engine: ``auto`` (steerid's decode engine where the family is supported, else HF),
             ``steerid`` or ``hf`` (``model.generate``, the reference).
         dtype: ``model`` (the model's own), ``auto`` (bfloat16 where the device computes it
-            natively, see :func:`steerid.decode.choose_dtype`), ``float32`` or ``bfloat16``; a
+            natively, see :func:`steerid.engine.decode.choose_dtype`), ``float32`` or ``bfloat16``; a
             copy of the model in that dtype decodes, the model itself is untouched.
     """
     prompts = check_texts(prompts, "prompts")
@@ -197,7 +197,7 @@ def teacher_forced(lm: LoadedModel, prompts: Sequence[str], continuations: Seque
 
     With ``share_prefix`` the token prefix common to all prompts (a chat template's system
     prompt) is run once per distinct steering row and reused from the KV cache
-    (:mod:`steerid.prefix`); the layout becomes ``[prefix][left pads][rest]…`` with the same
+    (:mod:`steerid.engine.prefix`); the layout becomes ``[prefix][left pads][rest]…`` with the same
     positions, so the log-probabilities agree with the unshared forward to float rounding.
     """
     prompts = check_texts(prompts, "prompts")
@@ -258,9 +258,9 @@ def continuation_logprobs(lm: LoadedModel, prompts: Sequence[str], continuation_
 
     Rows that repeat a prompt under other steering deltas (an experiment's conditions) share the
     blocks below the site: they run once per distinct prompt and fork at the site
-    (:mod:`steerid.fork`).
+    (:mod:`steerid.engine.fork`).
 
-    One pass over the prompts (continuing a shared-prefix cache, :mod:`steerid.prefix`) fills a
+    One pass over the prompts (continuing a shared-prefix cache, :mod:`steerid.engine.prefix`) fills a
     KV cache and gives the distribution of every continuation's first token; the cache is
     repeated k times and one more pass scores all k continuations:
 

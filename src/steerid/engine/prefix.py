@@ -24,10 +24,10 @@ from dataclasses import dataclass
 
 import torch
 
-from steerid.batching import on_device
+from steerid.engine.batching import on_device
 from steerid.models.loader import LoadedModel
 from steerid.models.site import Site
-from steerid.steer import Scope, steering
+from steerid.engine.steer import Scope, steering
 
 MIN_SHARED_TOKENS = 4
 

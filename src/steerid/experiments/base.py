@@ -3,7 +3,7 @@
 Each experiment module exposes ``run(config, ctx) -> Result`` where ``config`` is its own frozen
 dataclass of settings and ``Result`` a dataclass with ``to_dict()`` (JSON-safe: floats, ints,
 strings, lists, dicts; NaN allowed; see :mod:`steerid.results`). Experiments never register hooks themselves: they call
-:mod:`steerid.steer` / :mod:`steerid.generate`.
+:mod:`steerid.engine.steer` / :mod:`steerid.engine.generation`.
 """
 
 from __future__ import annotations

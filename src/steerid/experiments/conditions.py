@@ -24,7 +24,7 @@ import numpy as np
 
 from steerid.experiments.base import ExperimentContext
 from steerid.experiments.directions import orthogonal_perturbation, random_direction
-from steerid.generate import continuation_logprob, generate
+from steerid.engine.generation import continuation_logprob, generate
 
 ScoreFn = Callable[[list[str], np.ndarray], np.ndarray]
 """``score(continuations, prompt_indices) -> scores``; higher = more trait-positive."""
@@ -92,7 +92,7 @@ def run_conditions(ctx: ExperimentContext, conditions: Sequence[Condition], meas
     continuation under the *unsteered* model (a coherence / fluency check). ``prompts`` runs only
     that slice of ``ctx.prompts`` (a look of a sequential test); seeds and the prompt indices the
     measures receive stay those of the whole list, so a prompt's draw does not depend on the look.
-    ``dtype`` is the decode dtype (see :func:`steerid.generate.generate`).
+    ``dtype`` is the decode dtype (see :func:`steerid.engine.generation.generate`).
     """
     part = prompts if prompts is not None else slice(0, len(ctx.prompts))
     chosen = list(range(len(ctx.prompts)))[part]

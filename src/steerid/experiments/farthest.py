@@ -14,7 +14,7 @@ for item i and displacement Δ,
     off_target_i(Δ) = ℓ⁺′_i(Δ) − ℓ⁻′_i(Δ)        (another trait's margin, if ctx.extra['off_target'])
 
 with ℓ = (1/|y|) log p(y | x; Δ) (per-token mean), Δ added at ctx.site at every position. One
-measure call is one :func:`steerid.generate.continuation_logprobs` call over items ×
+measure call is one :func:`steerid.engine.generation.continuation_logprobs` call over items ×
 displacements rows (off-target items appended). v = α_rel · token_norm · v̂.
 
 Candidates: ``n_candidates`` uniform directions in v^⊥ and ``n_basis_candidates`` uniform in the
@@ -34,13 +34,13 @@ from typing import Any, Literal
 
 import numpy as np
 
-from steerid.batching import encode
+from steerid.engine.batching import encode
 from steerid.errors import DataError
 from steerid.experiments.base import ExperimentContext
 from steerid.experiments.farthest_common import FarthestResult, Measure, perp_basis, perp_unit
 from steerid.experiments.farthest_search import search_farthest
 from steerid.experiments.fisher import SiteLinearization, spectrum
-from steerid.generate import continuation_logprobs
+from steerid.engine.generation import continuation_logprobs
 from steerid.results import jsonable
 from steerid.validation import check_vector
 

@@ -25,7 +25,7 @@ from steerid.capture import median_token_norm
 from steerid.extract.mean_diff import MeanDiff
 from steerid.extract.pipeline import pair_activations
 from steerid.extract.probe import Probe
-from steerid.generate import continuation_logprobs
+from steerid.engine.generation import continuation_logprobs
 from steerid.models.loader import LoadedModel
 from steerid.models.site import Site
 from steerid.results import ResultMixin, Summary, Table

@@ -20,12 +20,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from steerid.decode import choose_dtype, in_dtype
+from steerid.engine.decode import choose_dtype, in_dtype
 from steerid.experiments.base import ExperimentContext
 from steerid.experiments.conditions import Condition, ConditionRuns, e1_conditions
 from steerid.experiments.draws import radius
 from steerid.experiments.orthogonal import FAMILY_COLUMNS, OrthogonalConfig, analyse, collect
-from steerid.generate import continuation_logprobs
+from steerid.engine.generation import continuation_logprobs
 from steerid.results import ResultMixin, Summary, jsonable, records_table
 from steerid.stats import tost_sample_size_paired
 from steerid.experiments.analysis import planned_power
@@ -34,7 +34,7 @@ from steerid.experiments.analysis import planned_power
 def likelihood_scores(ctx: ExperimentContext, conditions: Sequence[Condition], positives: Sequence[str],
                       negatives: Sequence[str], dtype: str = "model") -> np.ndarray:
     """L(Δ) for every condition × item, shape (C, P); prompts are ``ctx.prompts``. ``dtype``
-    (``model``, ``auto``, ``float32``, ``bfloat16``; see :func:`steerid.decode.choose_dtype`) is
+    (``model``, ``auto``, ``float32``, ``bfloat16``; see :func:`steerid.engine.decode.choose_dtype`) is
     the dtype of the teacher-forced forwards (a copy of the model when it differs)."""
     lm = ctx.lm if dtype == "model" else in_dtype(ctx.lm, choose_dtype(dtype, ctx.lm.device))
     n_p, n_c = len(ctx.prompts), len(conditions)

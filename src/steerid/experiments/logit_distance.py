@@ -41,12 +41,12 @@ import torch
 from steerid.errors import DataError
 from steerid.experiments.base import ExperimentContext
 from steerid.experiments.directions import orthogonal_perturbation, random_direction
-from steerid.generate import generate, teacher_forced
+from steerid.engine.generation import generate, teacher_forced
 from steerid.models.loader import LoadedModel
 from steerid.models.site import Site
 from steerid.results import ResultMixin, Summary, Table, fields_dict, jsonable, records_table
 from steerid.stats import bootstrap_ci, paired_ratio_ci
-from steerid.steer import Scope
+from steerid.engine.steer import Scope
 
 
 @dataclass(repr=False)

@@ -39,12 +39,12 @@ from typing import ClassVar, Literal
 
 import numpy as np
 
-from steerid.batching import encode
+from steerid.engine.batching import encode
 from steerid.capture import token_moments
 from steerid.errors import DataError
 from steerid.experiments.base import ExperimentContext
 from steerid.experiments.fisher import DEFAULT_TOLERANCES, FisherSpectrum, SiteLinearization, spectrum
-from steerid.generate import generate
+from steerid.engine.generation import generate
 from steerid.models.loader import LoadedModel
 from steerid.models.site import Site
 from steerid.results import ResultMixin, Summary, Table, fields_dict, jsonable

@@ -40,17 +40,17 @@ from typing import ClassVar, Literal
 import numpy as np
 from scipy import stats as st
 
-from steerid.batching import encode
+from steerid.engine.batching import encode
 from steerid.errors import DataError
 from steerid.experiments.base import ExperimentContext
 from steerid.experiments.conditions import ScoreFn
 from steerid.experiments.directions import subspace_direction
 from steerid.experiments.fisher import FisherSpectrum, SiteLinearization, spectrum
 from steerid.experiments.logit_distance import describe, divergences
-from steerid.generate import generate
+from steerid.engine.generation import generate
 from steerid.results import ResultMixin, Summary, Table, fields_dict, jsonable
 from steerid.stats import paired_ratio_ci, paired_tost, wilson_ci
-from steerid.steer import Scope
+from steerid.engine.steer import Scope
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ BLOCK_PATHS: dict[str, str] = {
 DECODE_FAMILIES: frozenset[str] = frozenset({
     "llama", "mistral", "qwen2", "qwen3", "gemma3_text", "gemma3", "phi3", "gpt2", "gpt_neox",
 })
-"""Families whose greedy tokens from :mod:`steerid.decode` are tested equal to ``model.generate``."""
+"""Families whose greedy tokens from :mod:`steerid.engine.decode` are tested equal to ``model.generate``."""
 
 STATIC_FAMILIES: frozenset[str] = frozenset({
     "llama", "mistral", "qwen2", "qwen3", "gemma3_text", "gemma3", "phi3", "gpt2", "gpt_neox",
@@ -42,7 +42,7 @@ STATIC_FAMILIES: frozenset[str] = frozenset({
 
 
 FORK_FAMILIES: frozenset[str] = DECODE_FAMILIES
-"""Families whose blocks take per-row inputs that :mod:`steerid.fork` expands (tested equal to the unforked pass)."""
+"""Families whose blocks take per-row inputs that :mod:`steerid.engine.fork` expands (tested equal to the unforked pass)."""
 
 
 def _walk(root: nn.Module, dotted: str) -> nn.Module | None:

@@ -20,6 +20,7 @@ from steerid.stats.effect_size import EffectSize, cohens_d, cohens_dz, noncentra
 from steerid.stats.heterogeneity import DrawHeterogeneity, FractionEquivalent, draw_heterogeneity, fraction_equivalent
 from steerid.stats.interval import Interval, RatioInterval
 from steerid.stats.multiple import MultipleTestResult, benjamini_hochberg, holm
+from steerid.stats.plan import EquivalencePlan
 from steerid.stats.power import (
     power_paired_t,
     sample_size_paired_t,
@@ -47,6 +48,7 @@ from steerid.stats.tost import IndependentTostResult, TostResult, independent_to
 __all__ = [
     "DrawHeterogeneity",
     "EffectSize",
+    "EquivalencePlan",
     "EquivalenceRadius",
     "FractionEquivalent",
     "IndependentTostResult",

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from steerid.batching import chunks, encode, left_pad, on_device
+from steerid.engine.batching import chunks, encode, left_pad, on_device
 from steerid.errors import DataError, ModelError, VectorError
 from steerid.models.loader import LoadedModel
 from steerid.models.site import Site
-from steerid.steer import steering
+from steerid.engine.steer import steering
 
 
 @dataclass(frozen=True)

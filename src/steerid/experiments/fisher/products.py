@@ -23,12 +23,12 @@ import torch
 from scipy.sparse.linalg import LinearOperator
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-from steerid.batching import chunks
+from steerid.engine.batching import chunks
 from steerid.errors import DataError, VectorError
 from steerid.experiments.fisher.points import PointSet, _Chunk
 from steerid.models.loader import LoadedModel
 from steerid.models.site import Site
-from steerid.steer import steering
+from steerid.engine.steer import steering
 
 Metric = Literal["fisher", "euclidean"]
 
@@ -37,7 +37,7 @@ Metric = Literal["fisher", "euclidean"]
 def differentiable_displacement(lm: LoadedModel, site: Site, delta: torch.Tensor) -> Iterator[None]:
     """Add a ``(B, d)`` displacement that keeps its autograd graph at every position of the pass.
 
-    :func:`steerid.steer.steering` detaches its displacement (correct for steering); the Fisher
+    :func:`steerid.engine.steer.steering` detaches its displacement (correct for steering); the Fisher
     products need ∂logits/∂δ, so this steers with ``differentiable=True``: ``delta[b]`` is added
     at every position of row b through the same hook point, marked as steerid's, always removed.
     """

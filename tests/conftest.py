@@ -97,3 +97,14 @@ def sklearn_contract():
     """The scikit-learn estimator contract check (``check(make, fit)``), shared by the extraction
     and recovery tests."""
     return _check_sklearn_contract
+
+
+@pytest.fixture(scope="session", autouse=True)
+def strict_results_json(tmp_path_factory):
+    """Every ``results.json`` the suite's audits wrote (in-process or in child processes, all under
+    pytest's temporary directory) must be strict JSON: ``JSON.parse`` in a browser refuses NaN."""
+    yield
+    from _strict_json import non_strict_files
+
+    bad = non_strict_files(tmp_path_factory.getbasetemp())
+    assert not bad, "results.json that is not strict JSON:\n" + "\n".join(bad)

@@ -7,7 +7,7 @@ import steerid
 
 ORDER = ["errors", "validation", "results", "provenance", "io", "config_errors", "models", "engine", "moments",
          "capture", "vector", "scorers",
-         "traits", "extract", "answers", "stats", "experiments", "recover", "report", "audit", "interop", "cli"]
+         "traits", "extract", "answers", "stats", "experiments", "claims", "recover", "report", "audit", "interop", "cli"]
 IMPORT = re.compile(r"^\s*(?:from|import) steerid\.(\w+)|^\s*from steerid import (\w+)", re.M)
 
 

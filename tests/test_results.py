@@ -86,6 +86,19 @@ def test_to_dict_round_trips_through_json(name: str) -> None:
     assert _same_json(jsonable(result), out)  # jsonable goes through to_dict
 
 
+def test_from_dict_reads_a_stored_result_back_typed() -> None:
+    """``Result.from_dict(to_dict())`` gives the result again (typed fields; nested records as JSON)."""
+    from steerid.errors import DataError
+
+    e1, _ = RESULTS["e1"]
+    stored = json.loads(json.dumps(e1.to_dict()))
+    back = OrthogonalResult.from_dict({**stored, "written_by_the_audit": 1})  # keys that are not fields are left out
+    assert isinstance(back, OrthogonalResult) and _same_json(back.to_dict(), stored)
+    assert back.n_prompts == e1.n_prompts and back.families[0]["verdict"] == e1.families[0]["verdict"]
+    with pytest.raises(DataError, match="lacks families"):
+        OrthogonalResult.from_dict({k: v for k, v in stored.items() if k != "families"})
+
+
 @pytest.mark.parametrize("name", sorted(RESULTS))
 def test_repr_is_compact(name: str) -> None:
     result, _ = RESULTS[name]

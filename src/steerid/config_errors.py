@@ -90,6 +90,25 @@ def format_config_error(exc: ValidationError, root: type[BaseModel], where: str,
     return f"{where}: invalid value for '{key}': {message}{shown}", f"fix '{key}' ({fix_hint})"
 
 
+def moved_key_error(data: Any, moved: dict[str, str], where: str) -> tuple[str, str] | None:
+    """``(problem, fix)`` when ``data`` uses a key that moved (``moved``: old dotted key → new), else None.
+
+    >>> moved_key_error({"margin_dz": 0.4}, {"margin_dz": "equivalence.margin_dz"}, "config")
+    ("config: key 'margin_dz' has moved", "did you mean 'equivalence.margin_dz'? (write it there)")
+    """
+    if not isinstance(data, dict):
+        return None
+    for old, new in moved.items():
+        node: Any = data
+        for part in old.split("."):
+            if not isinstance(node, dict) or part not in node:
+                break
+            node = node[part]
+        else:
+            return f"{where}: key '{old}' has moved", f"did you mean '{new}'? (write it there)"
+    return None
+
+
 def describe_record_error(exc: ValidationError, model: type[BaseModel] | None = None) -> str:
     """One clause for the most telling problem of one data record (trait-file style), naming the field."""
     errors = _ordered(exc)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import json
+import math
 import os
 import tempfile
 from collections.abc import Callable, Iterable
@@ -82,6 +83,78 @@ def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> Path:
     return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, allow_nan=True) + "\n")
 
 
+NON_FINITE_KEY = "non_finite"
+"""Top-level key of a strict JSON document that lists where a non-finite float was written as null."""
+
+
+def _pointer_token(key: Any) -> str:
+    return str(key).replace("~", "~0").replace("/", "~1")
+
+
+def strict_json_obj(obj: Any) -> tuple[Any, dict[str, str]]:
+    """``obj`` with every NaN / ±inf float replaced by ``None``, and where they were.
+
+    Returns ``(clean, marks)``: ``marks`` maps the JSON Pointer (RFC 6901) of each replaced value
+    to ``"NaN"``, ``"Infinity"`` or ``"-Infinity"`` — the reason beside the ``null`` — so that
+    :func:`restore_non_finite` gives the floats back to a Python reader.
+
+    Example:
+        >>> strict_json_obj({"a": [1.0, float("nan")], "b/c": float("inf")})
+        ({'a': [1.0, None], 'b/c': None}, {'/a/1': 'NaN', '/b~1c': 'Infinity'})
+    """
+    marks: dict[str, str] = {}
+
+    def walk(value: Any, pointer: str) -> Any:
+        if isinstance(value, float) and not math.isfinite(value):
+            marks[pointer] = "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+            return None
+        if isinstance(value, dict):
+            return {key: walk(item, f"{pointer}/{_pointer_token(key)}") for key, item in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [walk(item, f"{pointer}/{index}") for index, item in enumerate(value)]
+        return value
+
+    return walk(obj, ""), marks
+
+
+def strict_json_text(obj: dict[str, Any], **dumps: Any) -> str:
+    """A dict as strict JSON (RFC 8259: no ``NaN`` / ``Infinity``), parseable by any JSON reader.
+
+    Non-finite floats become ``null`` and are listed under :data:`NON_FINITE_KEY` (JSON Pointer →
+    ``"NaN"`` / ``"Infinity"`` / ``"-Infinity"``), present only when there is one. ``dumps`` are
+    :func:`json.dumps` options (``indent``, ``sort_keys`` ...); ``allow_nan`` is always off.
+    """
+    clean, marks = strict_json_obj(obj)
+    if marks:
+        clean = {**clean, NON_FINITE_KEY: marks}
+    return json.dumps(clean, **{**dumps, "allow_nan": False})
+
+
+def restore_non_finite(data: dict[str, Any]) -> dict[str, Any]:
+    """Undo :func:`strict_json_text` on parsed data, in place: the listed nulls become floats again.
+
+    Data without :data:`NON_FINITE_KEY` (older files, which wrote bare ``NaN``) is returned as is.
+
+    Raises:
+        OutputError: a listed pointer does not lead to a ``null`` (the file was edited or is damaged).
+    """
+    marks = data.pop(NON_FINITE_KEY, None) if isinstance(data, dict) else None
+    for pointer, kind in (marks or {}).items():
+        *parents, last = [token.replace("~1", "/").replace("~0", "~") for token in pointer.split("/")[1:]]
+        node: Any = data
+        try:
+            for token in parents:
+                node = node[int(token)] if isinstance(node, list) else node[token]
+            key: Any = int(last) if isinstance(node, list) else last
+            if node[key] is not None:
+                raise KeyError(pointer)
+            node[key] = float(kind.lower().replace("infinity", "inf"))
+        except (KeyError, IndexError, ValueError, TypeError) as exc:
+            raise OutputError(f"the '{NON_FINITE_KEY}' entry {pointer!r} does not point to a null value",
+                              "rerun the command that wrote the file") from exc
+    return data
+
+
 def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
     """Hex SHA-256 of a file's bytes, streamed."""
     digest = hashlib.sha256()
@@ -102,11 +175,40 @@ def sha256_texts(texts: Iterable[str]) -> str:
 
 
 def user_cache_dir() -> Path:
-    """steerid's folder in the user cache: ``$XDG_CACHE_HOME/steerid`` (default ``~/.cache/steerid``)."""
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "steerid"
+    """steerid's folder in the user cache: ``$XDG_CACHE_HOME/steerid`` (default ``~/.cache/steerid``).
+
+    Raises:
+        OutputError: the folder cannot be a directory (see :func:`usable_cache_dir`).
+    """
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    folder = Path(xdg or Path.home() / ".cache") / "steerid"
+    return usable_cache_dir(folder, "XDG_CACHE_HOME" if xdg else "the user cache (~/.cache)")
 
 
 def cache_root() -> Path:
-    """``$STEERID_CACHE`` if set, else :func:`user_cache_dir` — the root of steerid's caches."""
+    """``$STEERID_CACHE`` if set, else :func:`user_cache_dir` — the root of steerid's caches.
+
+    Raises:
+        OutputError: ``$STEERID_CACHE`` names a file, or a directory that cannot be created
+            (e.g. under ``/proc``) — one line naming the variable and the fix.
+    """
     env = os.environ.get("STEERID_CACHE")
-    return Path(env) if env else user_cache_dir()
+    return usable_cache_dir(Path(env).expanduser(), "STEERID_CACHE") if env else user_cache_dir()
+
+
+def usable_cache_dir(folder: Path, source: str) -> Path:
+    """``folder``, created if missing; an :class:`OutputError` naming ``source`` when that is impossible.
+
+    An existing directory is accepted as it is, even read-only: a cache filled beforehand can be
+    shared read-only, and a write into it fails later with its own one-line error.
+    """
+    fix = "set STEERID_CACHE to a writable directory (or unset it to use ~/.cache/steerid)"
+    try:
+        if folder.exists() and not folder.is_dir():
+            raise OutputError(f"cache directory {folder} (from {source}) is a file, not a directory", fix)
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(
+            f"cannot create the cache directory {folder} (from {source}): {exc.strerror or exc}", fix
+        ) from exc
+    return folder

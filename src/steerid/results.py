@@ -23,6 +23,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from steerid.errors import DataError
+
 _WIDTH = 78
 
 
@@ -77,6 +79,29 @@ def fmt(value: Any) -> str:
     if isinstance(value, tuple) and len(value) == 2 and all(isinstance(v, (int, float, np.number)) for v in value):
         return f"[{fmt(value[0])}, {fmt(value[1])}]"
     return str(value)
+
+
+def ratio_ci_text(estimate: Any, low: Any, high: Any, *, unstable: bool = False, digits: int = 2) -> str:
+    """``estimate [low, high]`` of a ratio, or ``estimate (unstable, no CI)`` when no interval can be trusted.
+
+    A ratio's bootstrap interval means nothing when its denominator is not resolved (``unstable``),
+    when a bound is missing or infinite (an unbounded interval), or when the interval does not even
+    contain its own estimate (what a bootstrap of an unstable ratio can give). ``—`` when there is no
+    estimate.
+
+    Example:
+        >>> ratio_ci_text(0.98, 0.9, 1.1), ratio_ci_text(-22.07, -450.59, -49.71)
+        ('0.98 [0.90, 1.10]', '-22.07 (unstable, no CI)')
+    """
+    def number(x: Any) -> float | None:
+        return float(x) if isinstance(x, (int, float, np.number)) and not isinstance(x, bool) and math.isfinite(x) else None
+
+    est, lo, hi = number(estimate), number(low), number(high)
+    if est is None:
+        return "—"
+    if unstable or lo is None or hi is None or not lo <= est <= hi:
+        return f"{est:.{digits}f} (unstable, no CI)"
+    return f"{est:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -224,6 +249,22 @@ class ResultMixin:
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dictionary of all fields."""
         return {k: jsonable(v) for k, v in fields_dict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Any:
+        """The result back from its :meth:`to_dict` form (as stored in ``results.json``).
+
+        Fields are taken by name (nested records stay JSON mappings); keys that are not fields —
+        written beside the result by the audit, e.g. ``n_confirm`` — are left out; a field with no
+        default that is missing raises :class:`~steerid.errors.DataError`.
+        """
+        fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+        missing = [f.name for f in fields if f.name not in data and f.default is dataclasses.MISSING
+                   and f.default_factory is dataclasses.MISSING]
+        if missing:
+            raise DataError(f"a stored {cls.__name__} lacks {', '.join(missing)}",
+                            "read results written by this steerid version (schema_version), or re-run the unit")
+        return cls(**{f.name: data[f.name] for f in fields if f.name in data})
 
     def _scalars(self) -> list[tuple[str, Any]]:
         return [(f.name, getattr(self, f.name)) for f in dataclasses.fields(self)  # type: ignore[arg-type]

@@ -97,6 +97,12 @@ class SteeringVector:
     #: numpy must not broadcast over a vector (``array + v``): defer to our operators, which refuse.
     __array_ufunc__ = None
 
+    def __repr__(self) -> str:
+        """One line: width, site, norm, trait, method and model — never the direction's values."""
+        p = self.provenance
+        return (f"SteeringVector(dim={self.dim}, site={p.site!r}, norm={self.norm:.4g}, trait={p.trait!r}, "
+                f"method={p.method!r}, model={p.model_name or p.model_spec!r}, n_examples={p.n_examples})")
+
     def with_provenance(self, **changes) -> "SteeringVector":
         return replace(self, provenance=replace(self.provenance, **changes))
 

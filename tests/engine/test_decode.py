@@ -228,3 +228,20 @@ def test_reduced_precision_twin_uses_the_decode_kernel_and_keeps_greedy_close(ll
     twin = in_dtype(llama_lm, torch.bfloat16)
     assert twin.model.config._attn_implementation == "steerid_decode"
     assert llama_lm.model.config._attn_implementation != "steerid_decode"
+
+
+def test_auto_dtype_depends_on_rows_per_forward(monkeypatch):
+    import steerid.engine.decode as decode_module
+
+    monkeypatch.setattr(decode_module, "native_bf16", lambda device="cpu": True)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 1)
+    assert choose_dtype("auto", "cpu", rows=1) == torch.bfloat16  # one thread: bf16 wins even at one row
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    assert choose_dtype("auto", "cpu", rows=1) == torch.float32
+    assert choose_dtype("auto", "cpu", rows=decode_module.BF16_MIN_ROWS - 1) == torch.float32
+    assert choose_dtype("auto", "cpu", rows=decode_module.BF16_MIN_ROWS) == torch.bfloat16
+    assert choose_dtype("auto", "cpu") == torch.bfloat16  # rows unknown: a large batch
+    assert choose_dtype("auto", "cuda", rows=1) == torch.bfloat16  # a GPU has no thin-gemm penalty
+    monkeypatch.setattr(decode_module, "native_bf16", lambda device="cpu": False)
+    assert choose_dtype("auto", "cpu", rows=64) == torch.float32
+    assert choose_dtype("bfloat16", "cpu", rows=1) == torch.bfloat16  # an explicit request is kept

@@ -8,6 +8,7 @@ import pytest
 from steerid.experiments.conditions import ConditionRuns, e1_conditions
 from steerid.experiments.draws import extend, look_sizes, run_in_looks
 from steerid.experiments.orthogonal import E1Config, analyse, collect
+from steerid.stats.plan import EquivalencePlan
 
 RHOS = (0.5, 1.0, 2.0)
 
@@ -44,7 +45,9 @@ def _runs(n=200, **kwargs):
 
 
 def _config(**kwargs):
-    return E1Config(rhos=kwargs.pop("rhos", (1.0,)), n_draws=8, margin_dz=0.3, margin_rel=None, **kwargs)
+    plan = EquivalencePlan(margin="dz", margin_dz=0.3, correction="none", sequential=kwargs.pop("sequential", False),
+                           first_look=kwargs.pop("first_look", 48))
+    return E1Config(rhos=kwargs.pop("rhos", (1.0,)), n_draws=8, plan=plan, **kwargs)
 
 
 def test_homogeneous_draws_all_pass_and_show_no_heterogeneity():
@@ -87,11 +90,11 @@ def test_radius_is_found_between_the_rhos_where_draws_start_to_differ():
     conditions = _conditions(rhos=RHOS)
     scores = _scores(conditions, 300, draw_sd_per_rho=lambda rho: 0.0 if rho < 1 else 2.0)
     runs = ConditionRuns(conditions, [], scores)
-    out = radius(runs, conditions, "target", (1, -1), RHOS, margin_dz=0.3, alpha=0.05, seed=0)
+    out = radius(runs, conditions, "target", (1, -1), RHOS, margin_dz=0.3, level=0.05, seed=0)
     for sign in ("+v", "-v"):
         estimate = out[sign]["radius"]
         assert 0.5 <= estimate <= 1.0 + 1e-9
-    assert radius(runs, conditions, "target", (1,), (1.0,), margin_dz=0.3, alpha=0.05, seed=0) is None
+    assert radius(runs, conditions, "target", (1,), (1.0,), margin_dz=0.3, level=0.05, seed=0) is None
 
 
 def _block_factory(conditions, n_total, **kwargs):
@@ -110,7 +113,7 @@ def test_sequential_collection_stops_early_when_every_draw_is_decided():
     block, calls, _ = _block_factory(conditions, 400, noise=0.2)
     looks = look_sizes(400, 48, 384)
     assert looks == (48, 96, 192, 384)
-    runs, record, monitors = run_in_looks(block, conditions, "target", (1, -1), (1.0,), looks, margin_dz=1.0, alpha=0.05)
+    runs, record, monitors = run_in_looks(block, conditions, "target", (1, -1), (1.0,), looks, margin_dz=1.0, level=0.05)
     assert record["stopped_early"] and record["stopping_n"] < 384
     assert all(m.stopped for m in monitors.values())
     assert runs.scores["target"].shape[1] == record["stopping_n"]

@@ -13,6 +13,7 @@ from steerid.experiments.farthest import candidate_directions, search_farthest, 
 from steerid.models import Site, load_model
 from steerid.provenance import Provenance
 from steerid.vector import SteeringVector
+from steerid.stats.plan import EquivalencePlan
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -194,7 +195,7 @@ def test_tiny_model_end_to_end():
     off = {"prompts": [q.replace("How", "Tell me how") for q in QUESTIONS], "positives": ["Dear sir, it is fine."] * 8,
            "negatives": ["yo its fine lol"] * 8}
     ctx = _ctx(lm, off_target=off)
-    cfg = farthest.FarthestConfig(alpha_rel=0.5, margin_dz=0.5, n_candidates=1, n_basis_candidates=1, fisher_basis=4,
+    cfg = farthest.FarthestConfig(alpha_rel=0.5, plan=EquivalencePlan(margin_dz=0.5), n_candidates=1, n_basis_candidates=1, fisher_basis=4,
                                   n_theta=2, n_bisect=1, n_c=4, c_steps=0, confirm_fractions=())
     result = farthest.run(cfg, ctx)
     out = json.loads(json.dumps(result.to_dict()))
@@ -206,7 +207,7 @@ def test_tiny_model_end_to_end():
     assert out["budget"]["calls"] <= out["budget"]["calls_bound"]
     assert [c["kind"] for c in out["candidates"]] == ["random", "basis"]
     fisher = out["extras"]["fisher"]
-    assert fisher["method"] == "dense" and fisher["basis_dim"] == 4 and 0 <= fisher["u_fisher_rel"] <= 1 + 1e-9
+    assert fisher["method"] == "exact" and fisher["basis_dim"] == 4 and 0 <= fisher["u_fisher_rel"] <= 1 + 1e-9
     assert out["config"]["n_candidates"] == 1 and out["seconds"] > 0
     assert any("underpowered" in n for n in out["notes"])  # 4 items cannot show equivalence
     assert isinstance(result.summary(), str)

@@ -73,9 +73,32 @@ def test_e6_run_reports_covariance_fisher_and_vector(llama_lm):
     out = json.loads(json.dumps(result.to_dict()))
     assert out["experiment"] == "E6" and out["covariance"]["d"] == 48
     fisher, euclid = result.fisher, result.euclidean
-    assert fisher.method == "dense" and fisher.complete and fisher.n_positions == 2 * len(TEXTS)
+    assert fisher.method == "exact" and fisher.complete and fisher.n_positions == 2 * len(TEXTS)
     assert np.all(np.diff(fisher.eigenvalues) <= 0) and fisher.eigenvalues[-1] > -1e-6 * fisher.eigenvalues[0]
     assert euclid is not None and euclid.metric == "euclidean"
     assert [n["tolerance"] for n in out["fisher"]["null_space"]] == [1e-2, 1e-3, 1e-4]
     assert 0 < out["vector"]["fisher_rayleigh_over_max"] <= 1 + 1e-9
     assert out["vector"]["fisher_computed_mass"] == pytest.approx(1.0)
+
+
+def test_e6_exact_reports_steered_points_cis_and_lanczos_above_the_threshold(llama_lm):
+    v = SteeringVector.from_array(np.random.default_rng(1).standard_normal(llama_lm.info.hidden_size),
+                                  Provenance("tiny:llama", "tiny:llama", "", str(SITE), "test"))
+    ctx = ExperimentContext(lm=llama_lm, site=SITE, vector=v, prompts=TEXTS,
+                            token_norm=median_token_norm(llama_lm, TEXTS, SITE), seed=0, batch_size=8)
+    config = nullspace.NullSpaceConfig(fisher_positions=2, max_new_tokens=4, alpha_rel=2.0, n_boot=20,
+                                       tolerances=(0.3, 1e-2))
+    result = nullspace.run(config, ctx)
+    out = json.loads(json.dumps(result.to_dict()))
+    assert out["exact"]["operating_point"] == "unsteered" and out["exact"]["bound"] >= 0
+    assert [s["sign"] for s in out["steered"]] == [1, -1]
+    for point in [out["exact"], *out["steered"]]:
+        assert len(point["eigenvalues"]) == 48
+        for ci, null in zip(point["null_dimension_ci"], point["null_space"], strict=True):
+            assert ci["dimension"] == null["dimension"] and ci["low"] <= ci["high"]
+    assert out["steered"][0]["eigenvalues"] != out["exact"]["eigenvalues"]
+    assert set(result.bases) >= {"unsteered@0.3", "+2·v@0.3", "-2·v@0.01"}
+    assert "null dim" in str(result.summary())
+    lanczos = nullspace.run(nullspace.NullSpaceConfig(fisher_positions=2, max_new_tokens=4, exact_max_dim=0,
+                                                      dense_max_dim=0, k=8, euclidean=False), ctx)
+    assert lanczos.fisher.method == "lanczos" and lanczos.exact is None

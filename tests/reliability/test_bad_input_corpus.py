@@ -235,7 +235,7 @@ CASES: list[Case] = [
                                                         "--out", "{out}/v.safetensors"], "could not load model",
          both(pairs_ok, model_dir("truncated"))),
     Case("hub id neither cached nor reachable", ["extract", "nobody-xyz/nothing-xyz", "--pairs", "{tmp}/pairs.jsonl",
-                                                 "--out", "{out}/v.safetensors"], "neither cached locally nor reachable",
+                                                 "--out", "{out}/v.safetensors"], "is not in the local cache",
          pairs_ok),
     Case("unknown dtype", [*EXTRACT_P, "--dtype", "float8"], "unknown dtype 'float8'", pairs_ok),
     # --- sites ----------------------------------------------------------------------------------

@@ -14,10 +14,10 @@ import pytest
 from steerid.report import load_results, render_html, render_report
 from steerid.errors import OutputError
 
-EXPECTED_FIGURES = {"efficacy", "forest", "dose", "environments", "cosine", "spectra", "logit-distance", "spanning",
+EXPECTED_FIGURES = {"efficacy", "draw", "dose", "environments", "cosine", "spectra", "logit-distance", "spanning",
                     "recovery"}
-EXPECTED_TABLES = {"summary-sentiment", "summary-truthfulness", "nullspace", "e5-sentiment", "spanning", "recovery",
-                   "examples-sentiment", "scorers", "provenance"}
+EXPECTED_TABLES = {"verdicts", "summary-sentiment", "summary-truthfulness", "nullspace", "e5-sentiment", "spanning",
+                   "recovery", "examples-sentiment", "scorers", "provenance"}
 
 
 @pytest.fixture
@@ -46,9 +46,11 @@ def test_report_has_every_section(smoke_run):
     assert sorted(declared) == sorted(ids)  # every figure the context built made it into the page
     tables = set(re.findall(r'data-table="([^"]+)"', html))
     assert EXPECTED_TABLES <= tables
-    for section in ("summary", "efficacy", "equivalence", "dose", "environments", "e4", "nullspace", "methods",
+    for section in ("summary", "efficacy", "dose", "environments", "e4", "nullspace", "methods",
                     "spanning", "recovery", "examples", "provenance"):
         assert f'<section id="{section}">' in html
+    for section in ("verdicts", "howto"):
+        assert f'<section id="{section}" ' in html
     assert "<script" not in html  # no JavaScript at all: nothing to fail in a browser
     # self-contained: nothing is fetched (namespace URIs in xmlns attributes are identifiers, not requests)
     assert not re.search(r'(src|href)="(https?:)?//', html) and "<link" not in html and "@import" not in html

@@ -226,7 +226,9 @@ DIR_CASES = {
         ["likelihood.jsonl", "line 3", "line 1"],
     ),
     "pairs bad JSON line 3": ({"pairs_jsonl": PAIRS_OK.rsplit("\n", 2)[0] + "\n{oops}\n"}, ["pairs.jsonl", "line 3", "invalid JSON"]),
-    "pairs missing id": ({"pairs_jsonl": GOOD_PAIR}, ["pairs.jsonl", "line 1", "'id'", "missing"]),
+    # an id is optional (derived from the content: tests/traits/test_trait_ids_optional.py); a text is not
+    "pairs missing negative": ({"pairs_jsonl": '{"prompt": "How was it?", "positive": "Lovely."}\n'},
+                               ["pairs.jsonl", "line 1", "'negative'", "missing"]),
     "eval non-UTF-8": ({"eval_jsonl": EVAL_OK.encode() + b'{"id": "e", "environment": "topic_shift", "prompt": "\xff"}\n'}, ["eval.jsonl", "line 4", "UTF-8"]),
 }
 

@@ -21,6 +21,7 @@ as the rest of the Hugging Face ecosystem and leave no ambiguity with a spec str
 from __future__ import annotations
 
 import json
+import math
 import tempfile
 import uuid
 import webbrowser
@@ -31,10 +32,10 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from steerid.audit.config import AuditConfig
-from steerid.audit.profiles import IDENTIFY_EXPERIMENTS, build_config, parse_traits, read_config_file
+from steerid.audit.profiles import build_config, identify_experiments, parse_traits
 from steerid.audit.runner import AuditOutcome, run_audit
 from steerid.errors import ConfigError, VectorError
-from steerid.io import atomic_write_text
+from steerid.io import atomic_write_text, restore_non_finite
 from steerid.report import load_results, render_html, render_report
 
 SUMMARY_COLUMNS = ["trait", "route", "sign", "layer", "method", "alpha_rel", "environment", "rho", "n", "steers",
@@ -70,7 +71,8 @@ class AuditResult:
         self.run_dir = Path(outcome.run_dir)
         self.results_path = Path(outcome.results_path)
         self.report_path = Path(outcome.report_path)
-        self._results: dict[str, Any] = json.loads(self.results_path.read_text(encoding="utf-8"))
+        # strict JSON on disk (nulls + "non_finite"); NaN / inf floats again in memory
+        self._results: dict[str, Any] = restore_non_finite(json.loads(self.results_path.read_text(encoding="utf-8")))
 
     @property
     def rows(self) -> list[dict[str, Any]]:
@@ -94,20 +96,31 @@ class AuditResult:
         """``{Cell(trait, route, sign, layer, method, alpha_rel, environment, rho): verdict}``."""
         return {_cell(r): r["verdict"] for r in self.rows}
 
-    def verdict(self, trait: str, route: str = "likelihood", sign: str = "+v", **cell: Any) -> str:
+    def verdict(self, trait: str, route: str = "likelihood", sign: str = "+v", *, alpha_rel: float | None = None,
+                environment: str | None = None, **cell: Any) -> str:
         """The one verdict matching ``trait``, ``route``, ``sign`` and any other :class:`Cell` field given.
 
+        ``alpha_rel`` (the strength) and ``environment`` pick one row of a run with several strengths
+        or environments; ``layer``, ``method`` and ``rho`` may be given the same way.
+
         Raises:
-            KeyError: no row, or several rows match (then name the other fields, e.g. ``rho=1.0``).
+            CellError (a ``KeyError``): an unknown field, no matching row, or several rows — then the
+                message names the argument that tells them apart and its values, e.g. ``alpha_rel=0.5``.
         """
-        wanted = {"trait": trait, "route": route, "sign": sign, **cell}
+        given = {"alpha_rel": alpha_rel, "environment": environment, **cell}
+        wanted = {"trait": trait, "route": route, "sign": sign, **{k: v for k, v in given.items() if v is not None}}
         unknown = sorted(set(wanted) - set(Cell._fields))
         if unknown:
-            raise KeyError(f"unknown cell field(s) {unknown}; use some of {list(Cell._fields)}")
-        found = [v for c, v in self.verdicts.items() if all(getattr(c, k) == x for k, x in wanted.items())]
-        if len(found) != 1:
-            raise KeyError(f"{len(found)} summary rows match {wanted}; name more of {list(Cell._fields)}")
-        return found[0]
+            raise CellError(f"unknown cell field(s) {unknown}; use some of {list(Cell._fields)}")
+        found = {c: v for c, v in self.verdicts.items() if all(_same(getattr(c, k), x) for k, x in wanted.items())}
+        shown = ", ".join(f"{k}={v!r}" for k, v in wanted.items())
+        if not found:
+            raise CellError(f"no summary row matches {shown}; result.summary() lists the rows")
+        if len(found) > 1:
+            differ = [f for f in Cell._fields if len({getattr(c, f) for c in found}) > 1]
+            options = "; ".join(f"{f}= one of {sorted({getattr(c, f) for c in found}, key=repr)}" for f in differ)
+            raise CellError(f"{len(found)} summary rows match {shown}: add {options}")
+        return next(iter(found.values()))
 
     def report(self, path: str | Path | None = None, open: bool = False) -> Path:  # noqa: A002 - the documented name
         """Write the self-contained HTML report (``RUN/report.html`` by default) and return its path.
@@ -142,6 +155,20 @@ class AuditResult:
         head = (f"<p><b>steerid audit</b> of <code>{escape(str(model))}</code> — {self.outcome.n_units} units; "
                 f"{escape(self._counts())}; report: <code>{escape(str(self.report_path))}</code></p>")
         return head + self.summary().to_html(index=False, na_rep="—", float_format=lambda x: f"{x:.3g}")
+
+
+class CellError(KeyError):
+    """No summary row, or several, match the cell asked for (the message says which argument to add)."""
+
+    def __str__(self) -> str:  # KeyError would print the message quoted
+        return str(self.args[0]) if self.args else ""
+
+
+def _same(stored: Any, asked: Any) -> bool:
+    """Cell field equality; strengths compare as numbers (0.5 asked matches 0.5 stored)."""
+    if isinstance(stored, float) and isinstance(asked, (int, float)) and not isinstance(asked, bool):
+        return math.isclose(stored, float(asked), rel_tol=1e-9, abs_tol=1e-12)
+    return stored == asked
 
 
 def _cell(row: Mapping[str, Any]) -> Cell:
@@ -185,7 +212,8 @@ def audit(model: Any, tokenizer: Any = None, *, traits: str | Sequence[str] | No
           out: str | Path | None = None, config: str | Path | Mapping[str, Any] | AuditConfig | None = None,
           device: str = "auto", executor: str = "local", ray_address: str | None = None,
           force: bool = False, quiet: bool = True, render: bool = True, scorer: str | None = None,
-          label_map: str | Mapping[str, int] | None = None) -> AuditResult:
+          label_map: str | Mapping[str, int] | None = None,
+          export_class: str | Path | None = None) -> AuditResult:
     """Audit a model's steering vectors (or one given vector) and return an :class:`AuditResult`.
 
     Args:
@@ -210,6 +238,9 @@ def audit(model: Any, tokenizer: Any = None, *, traits: str | Sequence[str] | No
         scorer / label_map: as ``--scorer`` / ``--label-map``: ``"hf:PATH"`` with
             ``"pos=LABEL_1,neg=LABEL_0"`` (or ``{label: 1 | 0}``), or a registered scorer name;
             default: the built-in scorer, or a head auto-trained on a trait directory's texts.
+        export_class: also write the equivalence class of every trait here (as ``--export-class``:
+            exact-Fisher null-space bases and every confirmed equivalent vector,
+            :func:`steerid.audit.export_class.export_class`).
 
     Raises:
         ConfigError, OutputError, ModelError, VectorError, DataError: one-line user errors
@@ -218,7 +249,7 @@ def audit(model: Any, tokenizer: Any = None, *, traits: str | Sequence[str] | No
     if vector is not None and not Path(vector).expanduser().is_file():
         raise VectorError(f"vector file '{vector}' does not exist", "check the vector= path")
     lm = _loaded(model, tokenizer)
-    names = parse_traits(traits if isinstance(traits, str) or traits is None else ",".join(traits))
+    names = parse_traits(traits if isinstance(traits, str) or traits is None else ",".join(traits), where="traits=")
     if isinstance(config, AuditConfig):
         if traits is not None or vector is not None or scorer is not None or label_map is not None:
             raise ConfigError("traits=, vector=, scorer= and label_map= cannot be combined with a complete AuditConfig",
@@ -233,14 +264,19 @@ def audit(model: Any, tokenizer: Any = None, *, traits: str | Sequence[str] | No
             if isinstance(names, list) and len(names) != 1:
                 raise ConfigError("with vector=, give at most one trait", "e.g. traits='sentiment'")
             overrides.update(vector=str(vector), vector_trait=names[0] if isinstance(names, list) else None)
-            named = "experiments" in extra or (config_file is not None and "experiments" in read_config_file(config_file))
-            if not named:
-                overrides["experiments"] = list(IDENTIFY_EXPERIMENTS)
+            overrides["experiments"] = identify_experiments(config_file, extra.get("experiments"))
         elif names is not None:
             overrides["traits"] = names
-        cfg = build_config(profile, config_file, overrides)
+        sources = {"model": "the model argument", "traits": "traits=", "scorer": "scorer=", "label_map": "label_map=",
+                   "vector": "vector=", "vector_trait": "traits=", "experiments": "vector= (identify experiments)",
+                   **{key: "the config= dict" for key in extra}}
+        cfg = build_config(profile, config_file, overrides, sources=sources)
     # a fresh name, not a created directory: run_audit removes a directory it created when it fails
     run_dir = Path(out) if out is not None else Path(tempfile.gettempdir()) / f"steerid-audit-{uuid.uuid4().hex[:12]}"
     outcome = run_audit(cfg, run_dir, executor=executor, ray_address=ray_address, force=force, quiet=quiet,
                         render=render, device=device if lm is None else lm.info.device, lm=lm)
+    if export_class is not None:
+        from steerid.audit.export_class import export_class as write_class
+
+        write_class(run_dir, export_class, lm=lm)
     return AuditResult(outcome)

@@ -29,18 +29,17 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from steerid.config_errors import format_config_error
+from steerid.config_errors import format_config_error, moved_key_error
 from steerid.errors import ConfigError, ScorerError
 
 CONFIG_VERSION = 1
-EXPERIMENTS: tuple[str, ...] = ("e1", "likelihood", "e4", "e5", "e6", "e7", "recovery")
-"""Experiment keys, in the order units run (cheap, vector-free ones are not special-cased)."""
 ENVIRONMENTS: tuple[str, ...] = ("in_distribution", "topic_shift", "genre_shift")
 METHODS: tuple[str, ...] = ("mean_diff", "pca", "probe", "lda")
 
@@ -56,6 +55,46 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class EquivalenceSettings(_Section):
+    """How every equivalence test of the audit is decided: the fields of
+    :class:`steerid.stats.plan.EquivalencePlan` (margin kind and size, test level, correction over
+    the tries of an existence claim, sequential design). A key left out (null) takes the plan's
+    default; :func:`resolve` writes the plan's concrete values into the resolved config."""
+
+    margin: Literal["relative", "dz"] | None = Field(
+        None, description="which margin decides a draw: relative (share of v's own shift) or dz (d_z)")
+    margin_rel: float | None = Field(None, gt=0, lt=1, description="ε: v + v⊥'s shift within (1 ± ε) of v's own")
+    margin_dz: float | None = Field(None, gt=0, le=2, description="δ: |mean difference| < δ·sd (d_z margin)")
+    level: float | None = Field(None, gt=0, lt=0.5, description="test level of one claim (family-wise)")
+    correction: Literal["bonferroni", "holm", "none"] | None = Field(
+        None, description="correction over the tries an existence claim chose from")
+    sequential: bool | None = Field(None, description="group-sequential per-try TOSTs: stop once every try is decided")
+    first_look: int | None = Field(None, ge=3, description="prompts (items) at the first look of the sequential test")
+    spending: Literal["obrien-fleming", "pocock"] | None = Field(None, description="Lan–DeMets spending function")
+
+    @model_validator(mode="after")
+    def _valid_plan(self) -> EquivalenceSettings:
+        try:
+            self.plan()
+        except ConfigError as exc:
+            raise ValueError(exc.problem) from exc
+        return self
+
+    def plan(self):
+        """The :class:`~steerid.stats.plan.EquivalencePlan` these settings describe (unset keys: its defaults)."""
+        from steerid.stats.plan import EquivalencePlan  # numpy: imported when a plan is built, not by the CLI
+
+        return EquivalencePlan(**{k: v for k, v in self.model_dump().items() if v is not None})
+
+
+MOVED_KEYS: dict[str, str] = {
+    "margin_dz": "equivalence.margin_dz", "margin_rel": "equivalence.margin_rel", "test_alpha": "equivalence.level",
+    "e1.sequential": "equivalence.sequential", "e1.first_look": "equivalence.first_look",
+    "likelihood.sequential": "equivalence.sequential", "likelihood.first_look": "equivalence.first_look",
+}
+"""Keys of earlier configs that moved, old dotted key → new dotted key ("did you mean" errors)."""
+
+
 class E1Settings(_Section):
     """Generation E1 (and its α / environment sweeps E2 / E3)."""
 
@@ -67,8 +106,6 @@ class E1Settings(_Section):
     n_draws: int | None = Field(None, ge=1, description="v⊥ draws per ρ for generation (null = the global n_draws)")
     top_k: int = Field(50, ge=0, description="sample among the k most likely tokens (0 = whole vocabulary)")
     top_p: float = Field(1.0, gt=0, le=1)
-    sequential: bool = Field(True, description="group-sequential per-draw TOSTs: stop once every draw is decided")
-    first_look: int = Field(48, ge=3, description="prompts at the first look of the sequential test")
     traits: list[str] | None = Field(None, description="traits that run the generation route (null = every trait)")
     environment_traits: list[str] | None = Field(
         None, description="traits that run every environment (E3); the others run the first only (null = all)")
@@ -78,15 +115,35 @@ class LikelihoodSettings(_Section):
     """E1 on teacher-forced log-probability differences of the trait's likelihood items."""
 
     n_items: int | None = Field(None, ge=3, description="likelihood items (null = all)")
-    sequential: bool = Field(True, description="group-sequential per-draw TOSTs over the items")
-    first_look: int = Field(48, ge=3, description="items at the first look of the sequential test")
+    scope: Literal["all", "generated"] = Field(
+        "all", description="steering scope of the teacher-forced forwards: all (prompt and reply, as a deployed vector "
+                           "steers the whole context) or generated (the reply only; the prompt then runs once per item)")
     farthest: bool = Field(False, description="search for the farthest equivalent vector (likelihood route)")
+    farthest_traits: list[str] | None = Field(
+        None, description="traits whose likelihood units run the farthest-vector search (null = every trait)")
     farthest_candidates: int = Field(8, ge=1, le=256, description="candidate directions of the farthest-vector search")
     farthest_fisher_k: int = Field(
         32, ge=0, le=512,
         description="top output-Fisher eigenpairs (Lanczos) whose complement holds the low-sensitivity candidates; "
                     "0 = uniform candidates in v's orthogonal complement only (each eigenpair costs a few "
                     "double-backward passes over the search items: minutes each on a small CPU)")
+    samplers: list[str] = Field(
+        default_factory=lambda: ["isotropic"],
+        description="v⊥ samplers reported as families of their own (steerid.experiments.samplers): isotropic, "
+                    "covariance_null, fisher_null (exact Fisher at the steered point), fisher_range (negative control)")
+    sampler_tolerance: float = Field(1e-3, gt=0, lt=1, description="Fisher null space: eigenvalues below this · λ_max")
+    sampler_variance: float = Field(0.99, gt=0, le=1, description="covariance null space: beyond the effective rank "
+                                                                   "holding this share of the variance")
+
+    @field_validator("samplers")
+    @classmethod
+    def _samplers(cls, value: list[str]) -> list[str]:
+        from steerid.experiments.samplers import SAMPLERS
+
+        bad = [v for v in value if v not in SAMPLERS]
+        if bad or not value:
+            raise ValueError(f"unknown sampler(s) {bad}; valid: {', '.join(SAMPLERS)}")
+        return list(dict.fromkeys(value))
 
 
 class E4Settings(_Section):
@@ -124,6 +181,7 @@ class E6Settings(_Section):
     max_new_tokens: int = Field(16, ge=1, le=256, description="greedy continuation the Fisher points sit on")
     k: int = Field(32, ge=1, description="top eigenpairs by Lanczos when d is large")
     tolerances: list[float] = Field(default_factory=lambda: [1e-2, 1e-3, 1e-4])
+    traits: list[str] | None = Field(None, description="traits that run E6 (null = every trait)")
 
     @field_validator("tolerances")
     @classmethod
@@ -180,15 +238,11 @@ class AuditConfig(_Section):
     alphas_rel: list[float] = Field(default_factory=lambda: [0.1])
     environments: list[Literal["in_distribution", "topic_shift", "genre_shift"]] = Field(
         default_factory=lambda: ["in_distribution"])
-    experiments: list[Literal["e1", "likelihood", "e4", "e5", "e6", "e7", "recovery"]] = Field(
-        default_factory=lambda: ["e1", "likelihood", "e4", "e6"])
+    experiments: list[str] = Field(default_factory=lambda: ["e1", "likelihood", "e4", "e6"],
+                                   description="registered experiments to run (steerid.experiments.registry)")
     rhos: list[float] = Field(default_factory=lambda: [1.0])
     n_draws: int = Field(8, ge=1)
     signs: list[Literal[1, -1]] = Field(default_factory=lambda: [1, -1])
-    margin_dz: float = Field(0.2, gt=0, le=2)
-    margin_rel: float | None = Field(0.2, gt=0, lt=1, description="relative equivalence margin ε: v+v⊥ within "
-                                     "(1 ± ε)·v's own effect (paired ratio TOST); null = off")
-    test_alpha: float = Field(0.05, gt=0, lt=0.5)
     n_norm_prompts: int = Field(32, ge=1, description="prompts used to measure the median token norm")
     seed: int = Field(0, ge=0)
     batch_size: int = Field(64, ge=1)
@@ -201,6 +255,7 @@ class AuditConfig(_Section):
                                              "'pos=LABEL_1,neg=LABEL_0' is accepted too")
     custom_traits: dict[str, dict[str, str]] = Field(
         default_factory=dict, description="filled by resolve: {name: {source, content_hash}} of trait directories")
+    equivalence: EquivalenceSettings = Field(default_factory=lambda: EquivalenceSettings())
     e1: E1Settings = Field(default_factory=E1Settings)
     likelihood: LikelihoodSettings = Field(default_factory=LikelihoodSettings)
     e4: E4Settings = Field(default_factory=E4Settings)
@@ -222,6 +277,14 @@ class AuditConfig(_Section):
         if not value:
             raise ValueError("give at least one method")
         return _unique(value, "methods")
+
+    @field_validator("alphas_rel", mode="before")
+    @classmethod
+    def _kl_strengths(cls, value: Any) -> Any:
+        if isinstance(value, list) and any(isinstance(x, str) and x.strip().lower().startswith("kl:") for x in value):
+            raise ValueError("a KL budget (kl:B) is not yet an audit strength: find each layer's α for it with "
+                             "`steerid layers MODEL --trait TRAIT --alpha kl:B` and list that α here")
+        return value
 
     @field_validator("alphas_rel", "rhos")
     @classmethod
@@ -282,6 +345,16 @@ class AuditConfig(_Section):
             raise ValueError("label_map needs at least one pos and one neg label")
         return mapping
 
+    @field_validator("experiments")
+    @classmethod
+    def _registered(cls, value: list[str]) -> list[str]:
+        from steerid.experiments.registry import names  # the registry names its modules; it imports none of them
+
+        bad = [e for e in value if e not in names()]
+        if bad:
+            raise ValueError(f"unknown experiment(s) {bad}; valid: {', '.join(names())}")
+        return value
+
     @field_validator("environments", "experiments", "signs")
     @classmethod
     def _nonempty(cls, value: list) -> list:
@@ -294,8 +367,12 @@ class AuditConfig(_Section):
         bad = [m for m in self.methods if m not in METHODS]
         if bad and self.vector is None:
             raise ValueError(f"unknown method(s) {bad}; valid: {', '.join(METHODS)}")
-        if "e5" in self.experiments and self.vector is not None:
-            raise ValueError("e5 compares extraction methods and cannot run on a given vector")
+        if self.vector is not None:
+            from steerid.experiments.registry import names
+
+            bad = [e for e in self.experiments if e not in names(given_vector=True)]
+            if bad:
+                raise ValueError(f"{', '.join(bad)} cannot run on a given vector (e5 compares extraction methods)")
         return self
 
     # ----------------------------------------------------------------------------------------
@@ -305,6 +382,11 @@ class AuditConfig(_Section):
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=True, allow_unicode=True)
+
+    @property
+    def plan(self):
+        """The audit's :class:`~steerid.stats.plan.EquivalencePlan` (from the ``equivalence`` section)."""
+        return self.equivalence.plan()
 
     def config_hash(self) -> str:
         """SHA-256 of the canonical JSON of the config (keys sorted)."""
@@ -329,16 +411,28 @@ def canonical_json(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=True)
 
 
-def validate_config(data: dict[str, Any], where: str = "config") -> AuditConfig:
-    """Validate a raw mapping into an :class:`AuditConfig`, turning every problem into one line."""
+def validate_config(data: dict[str, Any], where: str = "config",
+                    where_for: Callable[[str | None], tuple[str, str]] | None = None) -> AuditConfig:
+    """Validate a raw mapping into an :class:`AuditConfig`, turning every problem into one line.
+
+    ``where_for(top-level key)`` → ``(source, fix hint)`` names where the offending key was set
+    (see :func:`steerid.audit.profiles.build_config`); without it every problem is blamed on ``where``.
+    """
     version = data.get("config_version", CONFIG_VERSION)
     if isinstance(version, int) and not isinstance(version, bool) and version > CONFIG_VERSION:
         raise ConfigError(f"{where} has config_version {version}, newer than this steerid reads ({CONFIG_VERSION})",
                           "upgrade steerid")
+    moved = moved_key_error(data, MOVED_KEYS, where)
+    if moved is not None:
+        raise ConfigError(*moved)
     try:
         return AuditConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(*format_config_error(exc, AuditConfig, where)) from exc
+        if where_for is None:
+            raise ConfigError(*format_config_error(exc, AuditConfig, where)) from exc
+        loc = exc.errors()[0].get("loc") or (None,)
+        source, hint = where_for(None if loc[0] is None else str(loc[0]))
+        raise ConfigError(*format_config_error(exc, AuditConfig, source, fix_hint=hint)) from exc
 
 
 def resolve(config: AuditConfig, *, n_layers: int, available_traits: list[str], dtype: str | None = None) -> AuditConfig:
@@ -355,7 +449,7 @@ def resolve(config: AuditConfig, *, n_layers: int, available_traits: list[str], 
             ``scorer`` given for more than one trait, or a layer out of range.
     """
     entries = list(available_traits) if config.traits == "all" else list(config.traits)
-    from steerid.audit.custom_traits import is_trait_path, resolve_trait_entries
+    from steerid.audit.custom_traits import is_ab_spec, is_trait_path, resolve_trait_entries, source_key
 
     traits, custom, no_e3 = resolve_trait_entries(config, entries, available_traits)
     by_path = {info["source"]: name for name, info in custom.items()}
@@ -366,12 +460,21 @@ def resolve(config: AuditConfig, *, n_layers: int, available_traits: list[str], 
             continue
         mapped = []
         for trait in listed:
-            name = by_path.get(str(Path(trait).expanduser().resolve()), trait) if is_trait_path(trait) else trait
+            name = by_path.get(source_key(trait), trait) if is_trait_path(trait) else trait
             if name not in traits and name not in available_traits:
                 raise ConfigError(f"unknown trait '{trait}' in e1.{field_name}",
                                   f"use some of: {', '.join(dict.fromkeys([*traits, *available_traits]))}")
             mapped.append(name)
         e1_update[field_name] = mapped
+    for section, field_name in (("e6", "traits"), ("likelihood", "farthest_traits")):
+        for trait in getattr(getattr(config, section), field_name) or []:
+            if trait not in traits:
+                raise ConfigError(f"trait '{trait}' in {section}.{field_name} is not audited in this run",
+                                  f"use some of: {', '.join(traits)}")
+    ab = [name for name, info in custom.items() if is_ab_spec(info["source"])]
+    if ab:  # an A/B dataset's behaviour is the likelihood route: it runs no generation E1
+        listed = e1_update.get("traits", config.e1.traits)
+        e1_update["traits"] = [t for t in (traits if listed is None else listed) if t not in ab]
     if no_e3:  # a trait directory without prompts for the other environments runs the first one only
         listed = e1_update.get("environment_traits", config.e1.environment_traits)
         e1_update["environment_traits"] = [t for t in (traits if listed is None else listed) if t not in no_e3]
@@ -395,4 +498,7 @@ def resolve(config: AuditConfig, *, n_layers: int, available_traits: list[str], 
         update["e1"] = config.e1.model_copy(update=e1_update)
     if config.dtype == "auto" and dtype is not None:
         update["dtype"] = dtype
+    # the plan's concrete values (its defaults included) are what the resolved config records
+    plan = {k: v for k, v in config.plan.to_dict().items() if k in EquivalenceSettings.model_fields}
+    update["equivalence"] = EquivalenceSettings(**plan)
     return config.model_copy(update=update)

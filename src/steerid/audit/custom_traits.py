@@ -1,7 +1,7 @@
 """Trait entries of an audit config that are trait directories (custom traits), and how they resolve.
 
-A ``traits`` entry (or ``vector_trait``) is a *path* when it contains ``/`` or the OS separator or
-names an existing directory; it is then read with :func:`steerid.traits.resolve_trait` under the
+A ``traits`` entry (or ``vector_trait``) is a *path* when it contains ``/`` or the OS separator,
+names an existing directory, or is an A/B dataset spec ``ab:PATH[,TEST]`` (:mod:`steerid.traits.ab`); it is then read with :func:`steerid.traits.resolve_trait` under the
 config's seed, and the config records ``custom_traits[name] = {"source", "content_hash"}``.
 A resolved config names the trait by name only; :func:`trait_source` gives what to load it from.
 
@@ -16,6 +16,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from steerid.experiments.registry import REGISTRY
 from steerid.config_errors import did_you_mean
 from steerid.errors import ConfigError, DataError
 
@@ -39,15 +40,68 @@ def is_trait_path(entry: str) -> bool:
     """
     from steerid.traits import list_traits
 
+    if is_ab_spec(entry):
+        return True
     if "/" in entry or os.sep in entry:
         return True
-    return entry not in list_traits() and Path(entry).expanduser().is_dir()
+    if entry in list_traits():
+        return False
+    path = Path(entry).expanduser()  # a file here is refused by check_not_a_file, with the fix
+    return path.is_dir() or path.is_file() or path.suffix.lower() in (".json", ".jsonl")
+
+
+def is_ab_spec(entry: str) -> bool:
+    """Whether a trait entry is an A/B dataset spec (``ab:PATH[,TEST]``, :mod:`steerid.traits.ab`)."""
+    return entry.strip().startswith("ab:")
+
+
+def source_key(entry: str) -> str:
+    """The absolute form of a trait path entry (a directory, a pairs file, or an ``ab:`` spec)."""
+    if is_ab_spec(entry):
+        from steerid.traits.ab import parse_ab_spec
+
+        try:
+            return parse_ab_spec(entry).source()
+        except DataError as exc:
+            raise ConfigError(f"traits: {exc.problem}", exc.fix) from exc
+    return str(Path(entry).expanduser().resolve())
+
+
+def ab_trait_names(config: AuditConfig) -> list[str]:
+    """Names of the config's traits read from A/B datasets (``ab:`` sources): their behaviour is
+    the likelihood route, so they do not run the generation route (E1, E2, E3)."""
+    return [name for name, info in config.custom_traits.items() if is_ab_spec(info.get("source", ""))]
+
+
+def check_not_a_file(entry: str, where: str = "traits") -> None:
+    """Refuse a file given where a trait *directory* is expected (before any run directory exists).
+
+    A bare pairs file (what ``steerid extract --pairs`` reads) has no evaluation prompts, likelihood
+    items or poles, so an audit cannot run on it; an A/B dataset file is read with ``ab:PATH``.
+
+    Raises:
+        ConfigError: ``entry`` is an existing file (not an ``ab:`` spec).
+    """
+    if is_ab_spec(entry):
+        return
+    path = Path(entry).expanduser()
+    try:
+        is_file = path.is_file()
+    except OSError:  # a name the OS cannot inspect: resolve_trait reports it
+        return
+    if is_file:
+        raise ConfigError(
+            f"{where}: '{entry}' is a file, not a trait directory",
+            f"put it as pairs.jsonl into a directory with a trait.yaml (see examples/traits/enthusiasm) and pass "
+            f"that directory; for a JSON/JSONL file of A/B items write ab:{entry}",
+        )
 
 
 def load_custom_trait(entry: str, seed: int, where: str = "traits") -> Any:
     """:func:`steerid.traits.resolve_trait` of a path entry, its errors as :class:`ConfigError`."""
     from steerid.traits import resolve_trait
 
+    check_not_a_file(entry, where)
     try:
         return resolve_trait(entry, seed=seed)
     except DataError as exc:
@@ -79,7 +133,7 @@ def resolve_trait_entries(config: AuditConfig, entries: list[str], available: li
             raise ConfigError(f"two traits of the audit are named '{trait.name}'",
                               "give each trait directory its own name in its trait.yaml")
         names.append(trait.name)
-        custom[trait.name] = {"source": str(Path(source).expanduser().resolve()), "content_hash": trait.content_hash}
+        custom[trait.name] = {"source": source_key(source), "content_hash": trait.content_hash}
         if any(not trait.eval_prompts(env) for env in config.environments[1:]):
             no_e3.append(trait.name)
     if len(set(names)) != len(names):
@@ -94,8 +148,9 @@ NO_TRAIT = "none"
 """The trait name of a trait-free run (a given vector that records no trait, and no ``--trait``)."""
 TRAIT_FREE_PROMPTS = "sentiment"
 """Built-in trait whose evaluation prompts (everyday requests) a trait-free run generates from."""
-TRAIT_FREE_EXPERIMENTS: tuple[str, ...] = ("e4", "e6", "e7")
-"""What needs no trait: logit distance, null space, spanning (E7 then does not score text)."""
+TRAIT_FREE_EXPERIMENTS: tuple[str, ...] = tuple(e.name for e in REGISTRY.values() if not e.needs_trait)
+"""What needs no trait (registry entries with ``needs_trait`` off): logit distance, null space, spanning
+(E7 then does not score text)."""
 
 
 def trait_free_config(config: AuditConfig) -> tuple[AuditConfig, str]:

@@ -1,7 +1,7 @@
 """The audit grid: a resolved config expands into *units*, each identified by a hash of its settings.
 
 A unit is one experiment on one (model, trait, layer, method, α, environment) cell. Which axes an
-experiment spans:
+experiment spans is its registry entry's (:mod:`steerid.experiments.registry`):
 
 =============  =====================================================================
 ``e1``         trait × layer × method × α × environment (E2 = the α axis, E3 = the environment axis)
@@ -15,7 +15,9 @@ experiment spans:
 
 The unit id is the first 16 hex digits of SHA-256 over the canonical JSON of the unit's *spec*:
 the model (spec, dtype, weights hash), the cell (with a trait directory's content hash, and the
-chosen ``scorer`` / ``label_map`` when set), and every setting the experiment reads. It does
+chosen ``scorer`` / ``label_map`` when set), and the experiment's ``Settings`` — exactly the
+model the worker rebuilds from the spec and hands to the run (``decode_dtype`` and the
+equivalence plan included), so a run reads no setting its id does not cover. It does
 not depend on the order of the grid, on the run directory or on time, so the same config always
 yields the same ids, and a changed setting yields a new id. Every random draw in a unit derives
 from ``seed`` and the unit id (:func:`unit_seed`), so units can run in any order, on any executor.
@@ -28,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from steerid.audit.config import AuditConfig, canonical_json
+from steerid.experiments.registry import Experiment, experiment
 from steerid.errors import ConfigError
 
 
@@ -78,48 +81,20 @@ def unit_seed(seed: int, uid: str) -> int:
     return int(hashlib.sha256(f"{seed}:{uid}".encode()).hexdigest()[:8], 16) & 0x7FFFFFFF
 
 
-def _e1_shared(config: AuditConfig) -> dict[str, Any]:
-    return {"rhos": config.rhos, "n_draws": config.n_draws, "signs": config.signs, "margin_dz": config.margin_dz,
-            "margin_rel": config.margin_rel, "test_alpha": config.test_alpha}
-
-
-def _settings(config: AuditConfig, experiment: str) -> dict[str, Any]:
-    if experiment == "e1":
-        return {**_e1_shared(config), **config.e1.model_dump(mode="json"), "n_draws": config.e1.n_draws or config.n_draws}
-    if experiment == "likelihood":
-        return {**_e1_shared(config), **config.likelihood.model_dump(mode="json")}
-    if experiment == "e5":
-        return {"margin_dz": config.margin_dz, "test_alpha": config.test_alpha, "signs": config.signs,
-                "greedy": config.e1.greedy, "temperature": config.e1.temperature, **config.e5.model_dump(mode="json")}
-    section = getattr(config, experiment).model_dump(mode="json")
-    if experiment == "e4":
-        section = {**section, "rhos": config.rhos, "n_draws": config.e4.n_draws or config.n_draws}
-    if experiment == "e7":
-        section = {**section, "rhos": config.rhos, "margin_dz": config.margin_dz, "test_alpha": config.test_alpha,
-                   "k": config.e6.k, "positions": config.e6.positions}
-    return section
-
-
-def _cost(config: AuditConfig, experiment: str, n_methods: int = 1) -> float:
-    """Rough cost in 'decoded-token equivalents' (prefill tokens count 1/10)."""
-    def n_cond(draws: int) -> int:
-        return 3 + len(config.rhos) * (len(config.signs) * draws + 2)
-
-    prefill = 6.0  # ≈ 60 prompt tokens at a tenth of a decode step each
-    if experiment == "e1":
-        return config.e1.n_prompts * n_cond(config.e1.n_draws or config.n_draws) * (config.e1.max_new_tokens + prefill)
-    if experiment == "likelihood":
-        return (config.likelihood.n_items or 60) * n_cond(config.n_draws) * 2 * prefill
-    if experiment == "e4":
-        draws = config.e4.n_draws or config.n_draws
-        return config.e4.n_prompts * (config.e4.max_new_tokens + (2 + 2 * draws * len(config.rhos)) * prefill)
-    if experiment == "e5":
-        return config.e5.n_prompts * (1 + 2 * n_methods) * (config.e5.max_new_tokens + prefill) + 200
-    if experiment == "e6":
-        return config.e6.n_prompts * prefill + config.e6.fisher_prompts * config.e6.positions * 80
-    if experiment == "e7":
-        return config.e7.n_prompts * (2 * config.e7.n_directions + 2) * 2 * prefill
-    return 200.0
+def _cells(config: AuditConfig, entry: Experiment, trait: str) -> list[tuple[str, float | None, str | None]]:
+    """(method, α, environment) of the entry's units for ``trait``: its module's ``cells`` or its axes."""
+    listed = getattr(getattr(config, entry.name, None), "traits", None)
+    if listed is not None and trait not in listed:  # the section names the traits that run it (e.g. e6.traits)
+        return []
+    custom = getattr(entry.load(), "cells", None)
+    if custom is not None:
+        return list(custom(config, trait))
+    ax = entry.axes
+    methods = ["all"] if ax.method == "all" else config.methods if ax.method == "each" else config.methods[:1]
+    alphas = [None] if ax.alpha == "none" else config.alphas_rel if ax.alpha == "each" else config.alphas_rel[:1]
+    envs = [None] if ax.environment == "none" else config.environments if ax.environment == "each" \
+        else config.environments[:1]
+    return [(m, a, e) for m in methods for a in alphas for e in envs]
 
 
 def expand_grid(config: AuditConfig, *, weights_hash: str = "", vector_sha256: str | None = None,
@@ -144,44 +119,18 @@ def expand_grid(config: AuditConfig, *, weights_hash: str = "", vector_sha256: s
         base["scorer"] = config.scorer
         base["label_map"] = config.label_map
     units: list[Unit] = []
-    alphas, envs, methods = config.alphas_rel, config.environments, config.methods
-
-    def add(experiment: str, trait: str, layer: int, method: str, alpha: float | None, env: str | None) -> None:
-        spec = {**base, "experiment": experiment, "trait": trait, "layer": layer, "method": method,
-                "alpha_rel": alpha, "environment": env, "settings": _settings(config, experiment)}
-        if trait in config.custom_traits:  # a trait directory: its files (and so its items) are part of the cell
-            spec["trait_content_hash"] = config.custom_traits[trait]["content_hash"]
-        n_methods = len(config.e5.methods) if experiment == "e5" else 1
-        units.append(Unit(unit_id(spec), experiment, trait, layer, method, alpha, env, spec,
-                          cost=_cost(config, experiment, n_methods)))
-
-    for experiment in config.experiments:
+    for name in config.experiments:
+        entry = experiment(name)
+        settings = entry.settings(config).spec()
+        cost = entry.cost(config)
         for trait in config.traits:
             for layer in config.layers or []:
-                if experiment == "e1":
-                    if config.e1.traits is not None and trait not in config.e1.traits:
-                        continue
-                    e3 = config.e1.environment_traits is None or trait in config.e1.environment_traits
-                    for method in methods:
-                        for alpha in alphas:
-                            for env in envs if e3 else envs[:1]:
-                                add(experiment, trait, layer, method, alpha, env)
-                elif experiment == "likelihood":
-                    for method in methods:
-                        for alpha in alphas:
-                            add(experiment, trait, layer, method, alpha, None)
-                elif experiment == "e4":
-                    for method in methods:
-                        for alpha in alphas:
-                            add(experiment, trait, layer, method, alpha, envs[0])
-                elif experiment == "e5":
-                    add(experiment, trait, layer, "all", alphas[0], None)
-                elif experiment == "e6":
-                    add(experiment, trait, layer, methods[0], alphas[0], envs[0])
-                elif experiment == "e7":
-                    add(experiment, trait, layer, methods[0], alphas[0], envs[0])
-                elif experiment == "recovery":
-                    add(experiment, trait, layer, methods[0], None, None)
+                for method, alpha, env in _cells(config, entry, trait):
+                    spec = {**base, "experiment": name, "trait": trait, "layer": layer, "method": method,
+                            "alpha_rel": alpha, "environment": env, "settings": settings}
+                    if trait in config.custom_traits:  # a trait directory: its files (and items) are part of the cell
+                        spec["trait_content_hash"] = config.custom_traits[trait]["content_hash"]
+                    units.append(Unit(unit_id(spec), name, trait, layer, method, alpha, env, spec, cost=cost))
     ids = [u.id for u in units]
     if len(set(ids)) != len(ids):  # pragma: no cover - a hash collision or a duplicated axis value
         raise ConfigError("two audit units have the same settings", "remove duplicated values from the config lists")

@@ -31,7 +31,8 @@ class EtaColumn(ProgressColumn):
 
 
 class Reporter:
-    """Progress display: rich bars (overall + current unit with ETA) or, with ``quiet``, log lines."""
+    """Progress display: rich bars (overall + current unit with ETA) on a terminal or in a notebook;
+    log lines with ``quiet`` or when the console writes to a file or a pipe."""
 
     def __init__(self, units: list[Unit], quiet: bool, console: Any = None) -> None:
         self.units = units
@@ -46,8 +47,11 @@ class Reporter:
         self._unit_task = None
 
     def __enter__(self) -> "Reporter":
-        if not self.quiet and self.units:
-            console = self.console or Console(stderr=True)
+        console = self.console or Console(stderr=True)
+        # bars only where they redraw in place (a terminal or a notebook); written to a log file or a
+        # pipe they would come out as lines of "━━━ 16… 0:… eta ~0…", so print one plain line per unit
+        live = bool(getattr(console, "is_terminal", False) or getattr(console, "is_jupyter", False))
+        if not self.quiet and self.units and live:
             self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                                      TimeElapsedColumn(), EtaColumn(),
                                      console=console, transient=False, redirect_stdout=False, redirect_stderr=False)

@@ -4,6 +4,12 @@ What goes into ``results.json`` is a pure function of the checkpointed unit resu
 the resolved config, so a resumed run writes byte-identical files to an uninterrupted one:
 no timings, timestamps or paths that change between runs go into ``results.json``.
 
+Strict JSON (schema 2): any JSON reader (a browser's ``JSON.parse``) reads the file. A NaN or ±inf
+(an undefined ratio, a CI without bounds) is written as ``null``, and the top-level ``non_finite``
+object maps its JSON Pointer to ``"NaN"`` / ``"Infinity"`` / ``"-Infinity"``;
+:func:`steerid.io.restore_non_finite` gives Python readers the floats back. Schema 1 files (bare
+``NaN``) are still read.
+
 Multiplicity. Each E1-style unit (generation ``e1`` and ``likelihood``) already Holm-adjusts its
 own family-level TOSTs (signs × ρ) — ``p_tost_holm``. Across the audit, every family-level TOST
 of every such unit (traits × layers × methods × α × environments × signs × ρ, both routes) forms
@@ -24,25 +30,26 @@ from pathlib import Path
 from typing import Any
 
 from steerid import __version__
-from steerid.answers import trait_answers
+from steerid.answers import ROUTES, trait_answers
+from steerid.claims import paper_claims
 from steerid.audit.checkpoint import Checkpoint
 from steerid.audit.config import AuditConfig
 from steerid.audit.grid import Unit
 from steerid.audit.tables import E1_ROUTES, write_parquet
 from steerid.audit.trait_records import card_entry, trait_records
-from steerid.engine.decode import choose_dtype, native_bf16
 from steerid.errors import ScorerError
 from steerid.experiments.analysis import verdict, verdict_relative
 from steerid.experiments.measures import DEFAULT_OFF_TARGET, OFF_TARGET
-from steerid.io import atomic_write_json, atomic_write_text
+from steerid.io import atomic_write_json, atomic_write_text, strict_json_text
 from steerid.provenance import machine, utc_now
 from steerid.report import render_report
 from steerid.scorers.base import load_card
 from steerid.scorers.registry import scorers_for_trait
 from steerid.stats import holm
 
-SCHEMA_VERSION = 1
-ROUTE_NAMES = {"e1": "generation", "likelihood": "likelihood"}
+SCHEMA_VERSION = 2
+"""2: strict JSON (a non-finite float is ``null``, listed under ``non_finite``); 1 wrote bare NaN/Infinity."""
+ROUTE_NAMES = ROUTES
 
 
 def _families(unit: dict[str, Any]) -> list[dict[str, Any]]:
@@ -51,27 +58,27 @@ def _families(unit: dict[str, Any]) -> list[dict[str, Any]]:
     return []
 
 
-def audit_holm(units: list[dict[str, Any]], alpha: float) -> dict[str, Any]:
+def audit_holm(units: list[dict[str, Any]], level: float) -> dict[str, Any]:
     """Holm across every family-level TOST of the audit; writes ``p_tost_holm_audit`` / ``verdict_audit``,
     and — as a second, separate family — across every relative-margin test (``p_relative_holm_audit`` /
     ``verdict_relative_audit``)."""
     families = [f for u in units for f in _families(u)]
     relative = [f for f in families if f.get("tost_relative")]
     if relative:
-        for family, p in zip(relative, holm([f["tost_relative"]["p_tost"] for f in relative], alpha=alpha).p_adjusted):
+        for family, p in zip(relative, holm([f["tost_relative"]["p_tost"] for f in relative], alpha=level).p_adjusted):
             family["p_relative_holm_audit"] = float(p)
-            family["verdict_relative_audit"] = verdict_relative(family["steers"], family["tost_relative"], float(p), alpha)
+            family["verdict_relative_audit"] = verdict_relative(family["steers"], family["tost_relative"], float(p), level)
     pvalues = [f["tost"]["p_tost"] for f in families]
     finite = [p for p in pvalues if isinstance(p, (int, float)) and math.isfinite(p)]
     if not families:
-        return {"method": "holm", "alpha": alpha, "n_tests": 0}
-    adjusted = holm(pvalues, alpha=alpha).p_adjusted
+        return {"method": "holm", "level": level, "n_tests": 0}
+    adjusted = holm(pvalues, alpha=level).p_adjusted
     for family, p in zip(families, adjusted):
         p = float(p)
         family["p_tost_holm_audit"] = p
-        family["verdict_audit"] = verdict(family["steers"], family["tost"], p, alpha) if math.isfinite(p) else \
+        family["verdict_audit"] = verdict(family["steers"], family["tost"], p, level) if math.isfinite(p) else \
             "inconclusive"
-    return {"method": "holm", "alpha": alpha, "n_tests": len(finite), "n_relative_tests": len(relative),
+    return {"method": "holm", "level": level, "n_tests": len(finite), "n_relative_tests": len(relative),
             "scope": "every family-level TOST of the e1 and likelihood units (traits × layers × methods × α × "
                      "environments × signs × ρ); the relative-margin tests are a second family, adjusted alike"}
 
@@ -177,15 +184,35 @@ def summary_rows(units: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "p_relative": (f.get("tost_relative") or {}).get("p_tost"),
                 "p_relative_holm_audit": f.get("p_relative_holm_audit"),
                 "verdict_relative": f.get("verdict_relative_audit", f.get("verdict_relative")),
+                # the per-draw decisions under the equivalence plan (family-wise over the unit's tries)
+                "draws_equivalent_corrected": (f.get("claim") or {}).get("n_equivalent"),
+                "draws_not_equivalent_corrected": (f.get("claim") or {}).get("n_not_equivalent"),
+                "draws_undecided_corrected": (f.get("claim") or {}).get("n_undecided"),
+                "family_size": (f.get("claim") or {}).get("family_size"),
+                "correction": (f.get("claim") or {}).get("correction"),
                 **_headline(null),
+                **_steerability_columns(f.get("steerability")),
                 "unit_id": u["unit_id"],
             })
     return rows
 
 
-def run_provenance(config: AuditConfig, model_info: dict[str, Any], traits: dict[str, Any] | None = None
-                   ) -> dict[str, Any]:
+def _steerability_columns(record: dict[str, Any] | None) -> dict[str, Any]:
+    """Summary columns of a family's per-input steerability (:mod:`steerid.stats.steerability`)."""
+    if not record:
+        return {"anti_steerable": None, "anti_steerable_ci": [None, None], "anti_steerable_noise": None,
+                "steerability_kappa": None}
+    frac = record["v"]["fraction_anti"]
+    return {"anti_steerable": frac["estimate"], "anti_steerable_ci": [frac["ci_low"], frac["ci_high"]],
+            "anti_steerable_noise": (record["v"].get("noise") or {}).get("expected_fraction_anti"),
+            "steerability_kappa": record.get("median_kappa")}
+
+
+def run_provenance(config: AuditConfig, model_info: dict[str, Any], traits: dict[str, Any] | None = None,
+                   units: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """Versions, model and trait hashes, seed and machine — without timestamps (those go to provenance.json).
+
+    ``units`` (the unit results) give the decode dtype the workers recorded (:func:`decode_provenance`).
 
     ``traits`` (from :func:`~steerid.audit.trait_records.trait_records`) adds
     ``traits: {name: {source, content_hash, builtin, derived}}``.
@@ -198,21 +225,31 @@ def run_provenance(config: AuditConfig, model_info: dict[str, Any], traits: dict
         except PackageNotFoundError:
             versions[package] = None
     facts = machine()
+    facts.pop("torch", None)  # the torch version is listed once, under "versions"
     facts["torch_threads"] = str(config.threads)  # what every unit ran with (the driver's own count may differ)
     return {"steerid_version": __version__, "versions": versions, "model_weights_hash": model_info.get("weights_hash"),
             "model_spec": model_info.get("spec"), "seed": config.seed, "config_hash": config.config_hash(),
             "device": model_info.get("device", "cpu"), "dtype": model_info.get("dtype"),
-            "decode": decode_provenance(config, model_info.get("device", "cpu")), "machine": facts,
+            "decode": decode_provenance(config, units or []), "machine": facts,
             "traits": {name: {k: r.get(k) for k in ("source", "content_hash", "builtin", "derived")}
                        for name, r in (traits or {}).items()}}
 
 
-def decode_provenance(config: AuditConfig, device: str = "cpu") -> dict[str, Any]:
-    """Which dtype generation ran in (the resolved ``decode_dtype``) on which device, and why."""
-    requested = config.decode_dtype
-    resolved = config.dtype if requested == "model" else str(choose_dtype(requested, device)).removeprefix("torch.")
-    return {"requested": requested, "resolved": resolved, "native_bf16": native_bf16(device),
-            "device": device, "engine": "steerid.engine.decode (model.generate for unsupported families)"}
+def decode_provenance(config: AuditConfig, units: list[dict[str, Any]]) -> dict[str, Any]:
+    """Which dtype decoding ran in, as the workers recorded it per unit (``unit["decode"]``), and on which device.
+
+    One record when every decoding unit agrees; otherwise ``resolved`` is ``"mixed"`` and ``per_unit``
+    lists each unit's (machines of a Ray cluster can differ). ``resolved`` is None when no unit decoded.
+    """
+    records = {u["unit_id"]: u["decode"] for u in units if isinstance(u.get("decode"), dict)}
+    distinct = {json.dumps(r, sort_keys=True) for r in records.values()}
+    out: dict[str, Any] = {"requested": config.decode_dtype, "resolved": None, "native_bf16": None, "device": None,
+                           "engine": "steerid.engine.decode (model.generate for unsupported families)"}
+    if len(distinct) == 1:
+        out.update(next(iter(records.values())))
+    elif distinct:
+        out.update(resolved="mixed", per_unit=records)
+    return out
 
 
 def sequential_summary(units: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -238,18 +275,19 @@ def build_results(config: AuditConfig, model_info: dict[str, Any], unit_results:
     are not read.
     """
     units = copy.deepcopy(unit_results)
-    holm_info = audit_holm(units, config.test_alpha)
+    holm_info = audit_holm(units, config.plan.level)
     traits = config.traits if isinstance(config.traits, list) else []
     records, custom_cards = trait_records(config, run_dir)
-    return {
+    results = {
         "schema_version": SCHEMA_VERSION,
         "steerid_version": __version__,
         "config_hash": config.config_hash(),
         "config": config.to_dict(),
         "model": model_info,
-        "provenance": run_provenance(config, model_info, records),
+        "provenance": run_provenance(config, model_info, records, units),
         "traits": records,
         "scorers": scorer_summary(traits, custom_cards),
+        "equivalence_plan": config.plan.to_dict(),
         "multiple_testing": holm_info,
         "summary": summary_rows(units),
         "answers": trait_answers(units),
@@ -257,12 +295,14 @@ def build_results(config: AuditConfig, model_info: dict[str, Any], unit_results:
         "units": units,
         "unavailable": unavailable,
     }
+    results["claims"] = paper_claims(results)  # the paper's six claims, read from everything above
+    return results
 
 
-def provenance_record(config: AuditConfig, model_info: dict[str, Any], traits: dict[str, Any] | None = None
-                      ) -> dict[str, Any]:
+def provenance_record(config: AuditConfig, model_info: dict[str, Any], traits: dict[str, Any] | None = None,
+                      units: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """``provenance.json``: :func:`run_provenance` plus what changes between runs (host, time, interpreter)."""
-    return {**run_provenance(config, model_info, traits), "model": model_info, "python_executable": sys.executable,
+    return {**run_provenance(config, model_info, traits, units), "model": model_info, "python_executable": sys.executable,
             "host": platform.node(), "written_at": utc_now()}
 
 
@@ -276,10 +316,10 @@ def finalize(run_dir: Path, config: AuditConfig, model_info: dict[str, Any], uni
     finished = [checkpoint.results[u.id] for u in units if u.id in checkpoint]
     results = build_results(config, model_info, finished, unavailable, run_dir=run_dir)
     results_path = run_dir / "results.json"
-    text = json.dumps(results, indent=1, sort_keys=True, ensure_ascii=False, allow_nan=True) + "\n"
+    text = strict_json_text(results, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
     atomic_write_text(results_path, text)
     write_parquet(results, run_dir / "results.parquet")
-    atomic_write_json(run_dir / "provenance.json", provenance_record(config, model_info, results["traits"]))
+    atomic_write_json(run_dir / "provenance.json", provenance_record(config, model_info, results["traits"], results["units"]))
     if render:
         render_report(run_dir)
     return results_path, run_dir / "report.html", results["summary"]

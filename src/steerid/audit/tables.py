@@ -15,9 +15,11 @@ from typing import Any
 
 import pandas as pd
 
+from steerid.answers import ROUTE_SHORT, ROUTES
 from steerid.io import atomic_write_with
+from steerid.results import ratio_ci_text
 
-E1_ROUTES = ("e1", "likelihood")
+E1_ROUTES = tuple(ROUTES)  # the experiments that are routes of E1 (steerid.answers.ROUTES)
 """The experiments that run the E1 protocol (generation and teacher-forced likelihood)."""
 
 
@@ -50,7 +52,8 @@ def table_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
                                  "n": _num(eff.get("n")), "mean_shift": _num(eff.get("mean_shift")),
                                  "ci_low": _num(eff.get("ci_low")), "ci_high": _num(eff.get("ci_high")),
                                  "dz": _num(eff.get("dz")), "p_value": _num(eff.get("p_value")),
-                                 "steers": bool(eff.get("steers"))})
+                                 "steers": bool(eff.get("steers")), "sign": _num(eff.get("sign")),
+                                 "rho": _num(eff.get("rho"))})
         if u["experiment"] in E1_ROUTES:
             primary = res.get("primary", "likelihood")
             for f in res.get("families", []):
@@ -102,13 +105,16 @@ def summary_table_rows(summary: Iterable[dict[str, Any]]) -> list[list[str]]:
     for r in summary:
         rel = r.get("relative_efficacy")
         lo, hi = r.get("relative_efficacy_ci") or [None, None]
-        route = "lik" if r["route"] == "likelihood" else "gen"
+        route = ROUTE_SHORT[r["route"]]
         cell = f"{route} α={r['alpha_rel']:g} ρ={r['rho']:g}"
         if r["route"] != "likelihood":
             cell += f" {r['environment'][:5]}"
         rows.append([r["trait"], cell, r["sign"], f"{'yes' if r['steers'] else 'no'} {fmt(r.get('dz'))}",
-                     f"{fmt(rel)} [{fmt(lo)}, {fmt(hi)}]", r["verdict"], fmt(r.get("p_tost_holm_audit"), 3),
+                     ratio_ci_text(rel, lo, hi, unstable=bool(r.get("relative_efficacy_unstable"))), r["verdict"], fmt(r.get("p_tost_holm_audit"), 3),
                      fmt(r.get("power")),
+                     "—" if r.get("draws_equivalent_corrected") is None else
+                     f"{r['draws_equivalent_corrected']}/{r['draws_not_equivalent_corrected']}/"
+                     f"{r['draws_undecided_corrected']} of {r['family_size']}",
                      "—" if r.get("verdict_relative") is None else
                      f"{r['verdict_relative']} ({fmt(r.get('p_relative_holm_audit'), 3)})",
                      ("≤" if r.get("null_space_kind") == "upper_bound" else "") + fmt(r.get("null_space_fraction"), 3)])
@@ -116,4 +122,5 @@ def summary_table_rows(summary: Iterable[dict[str, Any]]) -> list[list[str]]:
 
 
 SUMMARY_HEADER = ["trait", "cell", "sign", "steers (d_z)", "rel. eff. v+v⊥ [95% CI]", "verdict (d_z)", "p Holm", "power",
+                  "draws ≡/≠/? (corrected, of K)",
                   "verdict ±ε of v (p Holm)", "null frac"]

@@ -3,7 +3,10 @@
 A :class:`Worker` holds the loaded model and everything units share (trait data, pair
 activations, vectors, token norms, scorers), so a process that runs many units loads the model
 once. :func:`get_worker` keeps one worker per process (the Ray executor's workers reuse it across
-tasks). ``run_unit`` returns a JSON-safe dict that depends only on the unit's spec: torch runs
+tasks). ``run_unit`` dispatches generically: it rebuilds the experiment's typed settings from the
+unit's spec and calls its registered ``run(settings, UnitContext)``
+(:mod:`steerid.experiments.registry`), and records the decode dtype the unit actually used
+(``decode``). It returns a JSON-safe dict that depends only on the unit's spec: torch runs
 with the config's fixed thread count, vectors pass through their float32 storage form before use
 (so a resumed run that reads them back computes the same numbers), and every random draw is
 seeded from the audit seed and the unit id.
@@ -14,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import importlib
-import inspect
 import logging
 import os
 import warnings
@@ -27,16 +29,17 @@ import torch
 
 from steerid.audit.config import AuditConfig
 from steerid.audit.grid import Unit, unit_seed
+from steerid.experiments.registry import experiment
 from steerid.capture import median_token_norm
-from steerid.errors import ConfigError, DataError, VectorError
-from steerid.experiments import farthest, likelihood, logit_distance, methods, nullspace, orthogonal, spanning
+from steerid.engine.decode import BF16_MIN_ROWS, choose_dtype, native_bf16
+from steerid.errors import DataError, VectorError
 from steerid.experiments.base import ExperimentContext
 from steerid.experiments.measures import measures_for_trait
 from steerid.extract.pipeline import extract_vector, pair_activations
 from steerid.models import Site, load_model
 from steerid.models.loader import resolve_device, resolve_dtype
-from steerid.recover.stability import compare_methods
 from steerid.results import jsonable
+from steerid.scorers.embedding import clear_all_caches as clear_embedding_caches
 from steerid.audit.custom_traits import trait_source
 from steerid.traits import resolve_trait, scorer_for_trait
 from steerid.traits.formatting import format_chat, has_chat_template
@@ -54,13 +57,6 @@ def direction_sha256(direction: np.ndarray) -> str:
 
 def vector_filename(trait: str, layer: int, point: str, method: str) -> str:
     return f"{trait}__{point}{layer}__{method}.safetensors"
-
-
-def _dataclass_config(cls: type, **values: Any) -> Any:
-    """Build an experiment's config dataclass from the values it accepts (others are ignored)."""
-    names = {f.name for f in dataclasses.fields(cls)} if dataclasses.is_dataclass(cls) else set(
-        inspect.signature(cls).parameters)
-    return cls(**{k: v for k, v in values.items() if k in names})
 
 
 class Worker:
@@ -140,13 +136,8 @@ class Worker:
         if key in self._vectors:
             return self._vectors[key]
         site = self.site(layer)
-        pairs = self.trait(trait).pairs
-        akey = (trait, layer)
-        if akey not in self._acts:
-            self._acts[akey] = pair_activations(self.lm, pairs, [site], pooling=self.config.pooling,
-                                                batch_size=min(self.config.batch_size, 32))[site]
-        raw = extract_vector(self.lm, pairs, site, method=method, pooling=self.config.pooling, trait=trait,
-                             seed=self.config.seed, activations=self._acts[akey])
+        raw = extract_vector(self.lm, self.trait(trait).pairs, site, method=method, pooling=self.config.pooling,
+                             trait=trait, seed=self.config.seed, activations=self.pair_activations(trait, layer))
         stored = raw.direction.astype(np.float32).astype(np.float64)
         vector = SteeringVector(direction=stored / np.linalg.norm(stored), norm=raw.norm,
                                 provenance=dataclasses.replace(raw.provenance, created_at=""))
@@ -207,14 +198,20 @@ class Worker:
     # ---- units --------------------------------------------------------------------------------
 
     def run_unit(self, unit: Unit, progress: Progress | None = None) -> dict[str, Any]:
-        """Run one unit; the returned dict is JSON-safe and depends only on ``unit.spec``."""
+        """Run one unit; the returned dict is JSON-safe and depends only on ``unit.spec``.
+
+        The experiment's settings are rebuilt from ``unit.spec["settings"]`` (what the unit id
+        hashes) and handed to its registered ``run`` (:mod:`steerid.experiments.registry`).
+        """
         step = progress or (lambda _stage: None)
+        # embeddings cached by earlier units were computed in their batches (≈ 1e-7 apart from a
+        # fresh batch): start empty so a resumed run, whose process ran other units, scores alike
+        clear_embedding_caches()
+        entry = experiment(unit.experiment)
+        settings = entry.settings_from_spec(unit.spec["settings"])
         step("model")
         _ = self.lm
         step("vector")
-        runner = getattr(self, f"_run_{unit.experiment}", None)
-        if runner is None:  # pragma: no cover - the config validator only admits known experiments
-            raise ConfigError(f"unknown experiment '{unit.experiment}'", "use e1, likelihood, e4, e5, e6, e7, recovery")
         vector = self.vector(unit.trait, unit.layer, self._method(unit))
         norm = self.token_norm(unit.trait, unit.layer)
         step("experiment")
@@ -222,9 +219,10 @@ class Worker:
             with warnings.catch_warnings():
                 # scipy's "BCa cannot be calculated" warning: the fallback is recorded in the interval's note
                 warnings.filterwarnings("ignore", message="The BCa confidence interval cannot be calculated")
-                body = runner(unit, step)
+                body = entry.run(settings, UnitContext(unit, self, step))
         except (DataError, VectorError) as exc:  # the experiment cannot be done on this cell: record why
             body = {"status": "error", "error": str(exc)}
+        decode = getattr(settings, "decode_dtype", None)
         out = {**unit.header(), "status": body.pop("status", "ok"),
                "vector": {"file": None if self.config.vector else
                           f"{VECTORS_DIR}/{vector_filename(unit.trait, unit.layer, self.config.point, self._method(unit))}",
@@ -233,128 +231,115 @@ class Worker:
                           "n_pairs": vector.provenance.n_examples},
                "token_norm": float(norm),
                "displacement_norm": None if unit.alpha_rel is None else float(unit.alpha_rel * norm),
+               **({"decode": decode_record(decode, self.lm, self.config.batch_size)} if decode is not None else {}),
                **body}
         step("done")
-        return jsonable(out)
+        return without_wall_times(jsonable(out))
 
-    def _e1_config(self, unit: Unit, n_draws: int | None = None, **extra: Any):
-        c = self.config
-        return orthogonal.E1Config(alpha_rel=float(unit.alpha_rel), rhos=tuple(c.rhos), n_draws=n_draws or c.n_draws, signs=tuple(c.signs),
-                        margin_dz=c.margin_dz, margin_rel=c.margin_rel, test_alpha=c.test_alpha,
-                        max_new_tokens=c.e1.max_new_tokens, greedy=c.e1.greedy, temperature=c.e1.temperature,
-                        n_examples=c.e1.n_examples, top_k=c.e1.top_k, top_p=c.e1.top_p, decode_dtype=c.decode_dtype,
-                        **extra)
-
-    def _run_e1(self, unit: Unit, step: Progress) -> dict[str, Any]:
-        c = self.config
-        items = self.eval_items(unit.trait, unit.environment or "in_distribution", c.e1.n_prompts)
-        ctx = self.context(unit, [self.fmt(i.prompt) for i in items])
-        config = self._e1_config(unit, c.e1.n_draws, sequential=c.e1.sequential, first_look=c.e1.first_look)
-        result = orthogonal.run(config, ctx, self.measures(unit.trait, items))
-        data = result.to_dict()
-        for example in data.get("examples", []):
-            example["prompt"] = items[example["prompt_index"]].prompt
-        return {"n": len(items), "result": data}
-
-    def _run_likelihood(self, unit: Unit, step: Progress) -> dict[str, Any]:
-        items = list(self.trait(unit.trait).likelihood)
-        if self.config.likelihood.n_items is not None:
-            items = items[: self.config.likelihood.n_items]
-        if len(items) < 3:
-            raise DataError(f"trait '{unit.trait}' has only {len(items)} likelihood items",
-                            "drop 'likelihood' from experiments or add likelihood.jsonl items")
-        space = "" if has_chat_template(self.lm.tokenizer) else " "
-        ctx = self.context(unit, [self.fmt(i.prompt) for i in items],
-                           positives=[space + i.positive for i in items], negatives=[space + i.negative for i in items])
-        lc = self.config.likelihood
-        result = likelihood.run(self._e1_config(unit, sequential=lc.sequential, first_look=lc.first_look), ctx)
-        if lc.farthest:
-            result.farthest_equivalent = self._farthest(unit, ctx)
-        return {"n": len(items), "result": result.to_dict()}
-
-    def _farthest(self, unit: Unit, ctx) -> dict[str, Any]:
-        """The farthest equivalent vector found on the likelihood route (confirmed on held-out items)."""
-        c = self.config
-        config = farthest.FarthestConfig(alpha_rel=float(unit.alpha_rel), margin_dz=c.margin_dz, alpha=c.test_alpha,
-                                         n_candidates=c.likelihood.farthest_candidates, seed=c.seed,
-                                         **self._fisher_settings(c.likelihood.farthest_fisher_k))
-        out = farthest.run(config, ctx).to_dict()
-        out["n_confirm"] = len(out.get("confirm_items") or [])
-        return out
+    def pair_activations(self, trait: str, layer: int) -> tuple[np.ndarray, np.ndarray]:
+        """(positive, negative) pooled activations of the trait's pairs at ``layer`` (cached)."""
+        key = (trait, layer)
+        if key not in self._acts:
+            self._acts[key] = pair_activations(self.lm, self.trait(trait).pairs, [self.site(layer)],
+                                               pooling=self.config.pooling,
+                                               batch_size=min(self.config.batch_size, 32))[self.site(layer)]
+        return self._acts[key]
 
     @staticmethod
-    def _fisher_settings(fisher_k: int) -> dict[str, int]:
-        """``fisher_k`` Lanczos eigenpairs for the low-sensitivity basis; 0 turns the basis off."""
-        return {"fisher_k": fisher_k} if fisher_k > 0 else {"fisher_basis": 0}
-
-    def _run_e5(self, unit: Unit, step: Progress) -> dict[str, Any]:
-        c = self.config
-        vectors = {m: self.vector(unit.trait, unit.layer, m) for m in c.e5.methods}
-        items = self.eval_items(unit.trait, c.environments[0], c.e5.n_prompts)
-        ctx = self.context(unit, [self.fmt(i.prompt) for i in items], vector=vectors[c.e5.methods[0]])
-        cfg = _dataclass_config(methods.E5Config, alpha_rel=float(unit.alpha_rel), signs=tuple(c.signs),
-                                margin_dz=c.margin_dz, test_alpha=c.test_alpha, max_new_tokens=c.e5.max_new_tokens,
-                                greedy=c.e1.greedy, temperature=c.e1.temperature)
-        result = methods.run(cfg, ctx, vectors, self.measures(unit.trait, items))
-        return {"n": len(items), "environment_used": c.environments[0], "result": result.to_dict()}
-
-    # E4, E6, E7 call the experiment modules' ``run(config, ctx)``.
-
-    def _run_e4(self, unit: Unit, step: Progress) -> dict[str, Any]:
-        c = self.config
-        items = self.eval_items(unit.trait, unit.environment or "in_distribution", c.e4.n_prompts)
-        ctx = self.context(unit, [self.fmt(i.prompt) for i in items])
-        cfg = _dataclass_config(logit_distance.E4Config, alpha_rel=float(unit.alpha_rel), rhos=tuple(c.rhos),
-                                n_draws=c.e4.n_draws or c.n_draws, max_new_tokens=c.e4.max_new_tokens)
-        result = logit_distance.run(cfg, ctx).to_dict()
-        result.pop("per_prompt", None)  # per-prompt KL/JS of every draw: large, and not used by the report
-        return {"n": len(items), "result": result}
-
-    def _run_e6(self, unit: Unit, step: Progress) -> dict[str, Any]:
-        c = self.config
-        items = self.eval_items(unit.trait, unit.environment or "in_distribution", max(c.e6.n_prompts, c.e6.fisher_prompts))
-        ctx = self.context(unit, [self.fmt(i.prompt) for i in items][: max(c.e6.n_prompts, c.e6.fisher_prompts)])
-        cfg = _dataclass_config(nullspace.E6Config, tolerances=tuple(c.e6.tolerances), fisher_prompts=c.e6.fisher_prompts,
-                                fisher_positions=c.e6.positions, k=c.e6.k, max_new_tokens=c.e6.max_new_tokens)
-        return {"n": len(items), "result": nullspace.run(cfg, ctx).to_dict()}
-
-    def _run_e7(self, unit: Unit, step: Progress) -> dict[str, Any]:
-        c = self.config
-        items = self.eval_items(unit.trait, unit.environment or "in_distribution", c.e7.n_prompts)
-        extra: dict[str, Any] = {}
-        if c.e7.score:  # a ScoreFn gets each text's prompt index, so the answer judge sees the right answers
-            extra["score_fn"] = next(iter(self.measures(unit.trait, items).values()))
-        ctx = self.context(unit, [self.fmt(i.prompt) for i in items], **extra)
-        cfg = _dataclass_config(spanning.E7Config, alpha_rel=float(unit.alpha_rel), rho=float(c.rhos[0]),
-                                n_draws=c.e7.n_directions, tolerance=c.e7.tolerance, k=c.e6.k,
-                                fisher_prompts=c.e7.fisher_prompts, fisher_positions=c.e6.positions,
-                                max_new_tokens=c.e7.max_new_tokens, margin_dz=c.margin_dz, alpha_test=c.test_alpha)
-        result = spanning.run(cfg, ctx).to_dict()
-        return {"n": len(items), "result": result}
-
-    def _run_recovery(self, unit: Unit, step: Progress) -> dict[str, Any]:
-        """Stability of each method under resampling of the pairs, and their agreement (recover.stability)."""
-        c = self.config
-        self.vector(unit.trait, unit.layer, c.methods[0])  # fills the pair-activation cache
-        pos, neg = self._acts[(unit.trait, unit.layer)]
-        comparison = compare_methods(pos, neg, methods=tuple(c.recovery.methods), n_bootstrap=c.recovery.n_bootstrap,
-                                     min_cosine=c.recovery.min_cosine, seed=unit_seed(c.seed, unit.id))
-        out: dict[str, Any] = {"n": int(pos.shape[0]), "result": {"stability": comparison.to_dict()}}
-        bench = self._optional("steerid.recover.benchmark")
-        if c.recovery.benchmark_size != "none" and bench is not None and unit.trait == c.traits[0]:
-            step("benchmark")
-            result = jsonable(bench.run_benchmark(c.recovery.benchmark_size, seed=c.seed))
-            result.pop("seconds", None)  # wall time does not belong in results.json
-            out["result"]["benchmark"] = result
-        return out
-
-    def _optional(self, module: str):
+    def optional(module: str):
+        """``module`` imported, or None when it is not installed (an optional extra)."""
         try:
             return importlib.import_module(module)
         except ModuleNotFoundError as exc:
             if exc.name != module:
                 raise
             return None
+
+
+def decode_record(requested: str, lm: Any, rows: int | None = None) -> dict[str, Any]:
+    """The dtype a unit's decoding (generation, teacher forcing) actually ran in on this worker, and why
+    (``auto`` depends on the rows per forward, ``rows``: the audit's batch size)."""
+    resolved = (lm.info.dtype if requested == "model"
+                else str(choose_dtype(requested, lm.info.device, rows=rows)).removeprefix("torch."))
+    return {"requested": requested, "resolved": resolved, "native_bf16": bool(native_bf16(lm.info.device)),
+            "device": str(lm.info.device), "rows_per_forward": rows,
+            **({"auto_rule": f"bfloat16 on CUDA, or on a CPU with native bf16 (from {BF16_MIN_ROWS} rows per forward "
+                             "when torch runs several threads); else float32"} if requested == "auto" else {})}
+
+
+@dataclasses.dataclass
+class UnitContext:
+    """What a unit's ``run`` reads besides its settings: the cell, the model and the trait's data.
+
+    It gives no access to the audit config, so everything a run depends on is in its settings (and
+    so in the unit id) or in the cell.
+    """
+
+    unit: Unit
+    _worker: Worker
+    step: Progress
+
+    @property
+    def lm(self):
+        return self._worker.lm
+
+    @property
+    def trait(self):
+        """The unit's trait (built-in or read from its directory)."""
+        return self._worker.trait(self.unit.trait)
+
+    @property
+    def seed(self) -> int:
+        """This unit's seed (from the audit seed and the unit id)."""
+        return unit_seed(self._worker.config.seed, self.unit.id)
+
+    @property
+    def has_chat_template(self) -> bool:
+        return has_chat_template(self.lm.tokenizer)
+
+    def eval_items(self, environment: str, n: int) -> list:
+        """The first ``n`` usable evaluation prompts of the trait in ``environment`` (at least 3)."""
+        return self._worker.eval_items(self.unit.trait, environment, n)
+
+    def prompts(self, items: list) -> list[str]:
+        """The items' prompts in the model's chat format."""
+        return [self._worker.fmt(i.prompt) for i in items]
+
+    def measures(self, items: list) -> dict:
+        """The trait's score functions on ``items`` (the first is the primary measure)."""
+        return self._worker.measures(self.unit.trait, items)
+
+    def vector(self, method: str | None = None):
+        """The audited vector (the unit's method, or ``method``)."""
+        return self._worker.vector(self.unit.trait, self.unit.layer, method or self._worker._method(self.unit))
+
+    def pair_activations(self) -> tuple[np.ndarray, np.ndarray]:
+        return self._worker.pair_activations(self.unit.trait, self.unit.layer)
+
+    def experiment_context(self, prompts: list[str], vector=None, **extra: Any) -> ExperimentContext:
+        """The :class:`~steerid.experiments.base.ExperimentContext` of this cell on ``prompts``."""
+        return self._worker.context(self.unit, prompts, vector=vector, **extra)
+
+    def optional(self, module: str):
+        return Worker.optional(module)
+
+
+WALL_TIME_KEYS = frozenset({"seconds"})
+"""Keys of experiment results that hold wall time (e.g. a Fisher spectrum's ``seconds``)."""
+
+
+def without_wall_times(value: Any) -> Any:
+    """``value`` without wall-time entries (:data:`WALL_TIME_KEYS`, at any depth).
+
+    A unit's result must depend only on its spec — wall time differs between two runs of the same
+    unit, so it would make an uninterrupted and a resumed ``results.json`` differ; the driver keeps
+    unit times in ``timings.json`` instead.
+    """
+    if isinstance(value, dict):
+        return {key: without_wall_times(item) for key, item in value.items() if key not in WALL_TIME_KEYS}
+    if isinstance(value, list):
+        return [without_wall_times(item) for item in value]
+    return value
 
 
 _WORKER: tuple[str, Worker] | None = None

@@ -32,6 +32,10 @@ ScorerOpt = Annotated[Optional[str], typer.Option(
 LabelMapOpt = Annotated[Optional[str], typer.Option(
     "--label-map", help="which labels of an hf: classifier are the trait's poles, e.g. pos=LABEL_1,neg=LABEL_0")]
 ALIASES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
+OPTION_SOURCES = {"model": "the MODEL argument", "traits": "--traits", "dtype": "--dtype", "scorer": "--scorer",
+                  "label_map": "--label-map", "experiments": "--experiments", "vector": "--vector",
+                  "vector_trait": "--trait", "alphas_rel": "--alpha"}
+"""Which option set each config override (an invalid value is blamed on it, not on the config file)."""
 LEFT = ("trait", "cell", "verdict (d_z)", "verdict ±ε of v (p Holm)", "sign")
 
 
@@ -44,6 +48,29 @@ def _print_answers(results_path: Path) -> None:
         return
     for answer in answers:
         print(f"[{answer['kind']}] {answer['text']}")
+    _print_claims(results_path)
+
+
+def _print_claims(results_path: Path) -> None:
+    """The paper's claims, one line each: verdict, reason, test, effect [CI], n (results.json ``claims``)."""
+    try:
+        claims = json.loads(Path(results_path).read_text(encoding="utf-8")).get("claims") or []
+    except (OSError, json.JSONDecodeError) as exc:
+        print(f"steerid: could not read the claims from {results_path}: {exc}", file=sys.stderr)
+        return
+    if claims:
+        print("the paper's claims, checked for this model and vector:")
+    for c in claims:
+        where = " · ".join(str(x) for x in (c.get("trait"), c.get("route")) if x)
+        if c["verdict"] == "not tested":
+            print(f"  {c['claim_id']}. [{c['verdict']}] {c['claim']}{f' ({where})' if where else ''}: {c['reason']} "
+                  f"— set {c['config_key']}")
+            continue
+        lo, hi = c.get("ci") or [None, None]
+        fig = "" if c.get("effect") is None else (
+            f"; effect {c['effect']:.3g}" + (f" [{lo:.3g}, {hi:.3g}]" if lo is not None and hi is not None else "")
+            + (f", n {c['n']}" if c.get("n") is not None else ""))
+        print(f"  {c['claim_id']}. [{c['verdict']}] {c['claim']}{f' ({where})' if where else ''}: {c['reason']}{fig}")
 
 
 def _scorer_overrides(scorer: str | None, label_map: str | None) -> dict[str, Any]:
@@ -75,6 +102,11 @@ def _print_outcome(outcome: Any, quiet: bool) -> None:
         for row in rows:
             table.add_row(*row)
         console.print(table)  # piped: the console renders at the table's natural width (no folded cells)
+        anti = [f"{r['trait']} {r['route']} {r['sign']} ρ={r['rho']:g}: {r['anti_steerable']:.2f}"
+                + (f" (noise alone {r['anti_steerable_noise']:.2f})" if r.get("anti_steerable_noise") is not None else "")
+                for r in outcome.summary if r.get("anti_steerable") is not None]
+        if anti:
+            print("anti-steerable inputs (s·v moves the measure the wrong way): " + "; ".join(anti))
     if not quiet:
         _print_answers(outcome.results_path)
     extra = f", {outcome.n_unavailable} unavailable" if outcome.n_unavailable else ""
@@ -107,7 +139,7 @@ def audit(
     quiet_libraries()
     cfg = build_config(profile, config, {"model": model, "traits": parse_traits(traits),
                                          "dtype": ALIASES.get(dtype, dtype) if dtype else None,
-                                         **_scorer_overrides(scorer, label_map)})
+                                         **_scorer_overrides(scorer, label_map)}, sources=OPTION_SOURCES)
     outcome = run_audit(cfg, out, executor=executor, ray_address=ray_address, force=force, quiet=quiet,
                         console=err_console, device=device)
     _print_outcome(outcome, quiet)
@@ -125,11 +157,12 @@ def report(run_dir: Annotated[Path, typer.Argument(help="an audit's --out direct
 def identify(
     model: ModelArg = "smollm2-135m",
     vector: Annotated[Path, typer.Option("--vector", help="your steerid .safetensors vector")] = Path("vector.safetensors"),
-    experiments: Annotated[tuple, typer.Option(
+    experiments: Annotated[Optional[tuple], typer.Option(
         "--experiments", parser=comma_list("experiment", IDENTIFY_EXPERIMENTS,
                                            fix=f"use some of: {', '.join(IDENTIFY_EXPERIMENTS)} "
                                                "(e5 compares extraction methods)"),
-        metavar="E1,E2,...", help=f"comma-separated, some of: {', '.join(IDENTIFY_EXPERIMENTS)}")] = "likelihood,e1,e4,e6",
+        metavar="E1,E2,...", help=f"comma-separated, some of: {', '.join(IDENTIFY_EXPERIMENTS)} (default: the "
+                                  "--config file's experiments, else e1, likelihood, e4, e6)")] = None,
     trait: Annotated[Optional[str], typer.Option("--trait", help="built-in trait or trait directory whose prompts and "
                                                                  "scorer to use (default: the vector's)")] = None,
     scorer: ScorerOpt = None,
@@ -144,20 +177,31 @@ def identify(
     dtype: AuditDtypeOpt = None,
     force: Annotated[bool, typer.Option("--force")] = False,
     quiet: Annotated[bool, typer.Option("--quiet")] = False,
+    export_class: Annotated[Optional[Path], typer.Option(
+        "--export-class", help="also write the equivalence class here: exact-Fisher null-space bases and every "
+                               "confirmed equivalent vector (one folder per trait)")] = None,
 ) -> None:
     """Audit your own vector: equivalence under orthogonal perturbations, logit distance, null space."""
     from steerid.audit import build_config, run_audit
+    from steerid.audit.profiles import identify_experiments
 
     quiet_libraries()
     if not vector.is_file():
         raise VectorError(f"vector file '{vector}' does not exist", "check the --vector path")
     if alpha is not None:
         check_alpha(alpha)
-    overrides = {"model": model, "experiments": list(experiments), "vector": str(vector), "vector_trait": trait,
+    overrides = {"model": model, "experiments": identify_experiments(config, experiments), "vector": str(vector),
+                 "vector_trait": trait,
                  "alphas_rel": [alpha] if alpha is not None else None,
                  "dtype": ALIASES.get(dtype, dtype) if dtype else None, **_scorer_overrides(scorer, label_map)}
-    cfg = build_config(profile, config, overrides)
+    cfg = build_config(profile, config, overrides, sources=OPTION_SOURCES)
     outcome = run_audit(cfg, out, executor=executor, ray_address=ray_address, force=force, quiet=quiet,
                         console=err_console, device=device)
     _print_outcome(outcome, quiet)
     print(f"results: {outcome.results_path}")
+    if export_class is not None:
+        from steerid.audit.export_class import export_class as write_class
+
+        index = write_class(outcome.results_path.parent, export_class)
+        n = sum(len(t["equivalent"]) for t in index["traits"].values())
+        print(f"equivalence class: {export_class} ({len(index['traits'])} trait(s), {n} equivalent vector(s))")

@@ -25,6 +25,7 @@ from rich.console import Console, ConsoleDimensions
 from rich.table import Table
 
 from steerid.errors import VectorError
+from steerid.experiments.registry import names as experiment_names
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Extract, apply and audit the identifiability of activation steering vectors.")
@@ -164,10 +165,10 @@ def check_alpha(alpha: float) -> float:
 
 
 # Choice lists known without importing their modules (extract/registry and recover/pipeline pull
-# in the numerical stack); tests/test_cli.py checks that they equal the registries.
+# in the numerical stack); tests/cli/test_cli.py checks that they equal the registries.
 EXTRACT_METHODS = ("mean_diff", "pca", "probe", "lda")
 POOLINGS = ("last", "mean")
 POINTS = ("in", "out")
 CONSTRAINTS = ("gauge", "sparse", "multienv", "crosslayer", "ica")
 EXECUTORS = ("local", "ray")
-IDENTIFY_EXPERIMENTS = ("e1", "likelihood", "e4", "e6", "e7", "recovery")
+IDENTIFY_EXPERIMENTS = experiment_names(given_vector=True)  # the registry is light: it imports no experiment

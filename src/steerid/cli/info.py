@@ -69,7 +69,8 @@ def traits() -> None:
 def layers(
     model: ModelArg = "smollm2-135m",
     trait: Annotated[str, typer.Option("--trait", help="built-in trait or trait directory")] = "sentiment",
-    alpha: Annotated[float, typer.Option("--alpha", help="relative strength α_rel used for the likelihood shift")] = 0.1,
+    alpha: Annotated[str, typer.Option("--alpha", help="relative strength α_rel used for the likelihood shift, or "
+                                       "kl:B: per layer and sign the α whose mean next-token KL is B nats")] = "0.1",
     layer_list: Annotated[Optional[str], typer.Option("--layers", help="comma-separated layers (default: all but 0)")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
     seed: Annotated[int, typer.Option("--seed", help="held-out split of a trait directory without likelihood.jsonl")] = 0,
@@ -80,7 +81,11 @@ def layers(
     from steerid.experiments.layer_scan import scan_layers
     from steerid.traits import resolve_trait
 
-    check_alpha(alpha)
+    from steerid.experiments.kl_budget import KLBudget, parse_strength
+
+    strength = parse_strength(alpha)
+    budget = strength.budget if isinstance(strength, KLBudget) else None
+    alpha_rel = 0.1 if isinstance(strength, KLBudget) else check_alpha(strength)
     trait_data = resolve_trait(trait, seed=seed)
     try:
         chosen = [int(x) for x in layer_list.split(",")] if layer_list else None
@@ -88,15 +93,21 @@ def layers(
         raise DataError(f"cannot parse --layers '{layer_list}'", "write e.g. --layers 5,10,15") from exc
     lm = load(model, dtype, device=device)
     with err_console.status(f"scanning layers for {trait_data.name}…"):
-        scan = scan_layers(lm, trait_data, layers=chosen, alpha_rel=alpha)
+        scan = scan_layers(lm, trait_data, layers=chosen, alpha_rel=alpha_rel, kl_budget=budget)
     if as_json:
         print(json.dumps(scan.to_dict(), indent=2))
         return
-    table = new_table(f"{trait_data.name} on {lm.info.name}: α_rel = {alpha:g}",
-                      ["layer", "probe CV accuracy", "likelihood shift L(+v)−L(−v)", "± s.e."])
+    strength_text = f"α_rel = {alpha_rel:g}" if budget is None else f"KL budget {budget:g} nats/position"
+    columns = ["layer", "probe CV accuracy", "likelihood shift L(+v)−L(−v)", "± s.e."]
+    if budget is not None:
+        columns += ["α_rel +v (KL)", "α_rel −v (KL)"]
+    table = new_table(f"{trait_data.name} on {lm.info.name}: {strength_text}", columns)
     for r in scan.rows:
         mark = " ★" if r["layer"] == scan.best_layer else (" (L//2)" if r["layer"] == scan.middle_layer else "")
-        table.add_row(f"{r['layer']}{mark}", f"{r['probe_cv_accuracy']:.3f}", f"{r['likelihood_shift']:+.3f}",
-                      f"{r['likelihood_shift_se']:.3f}")
+        cells = [f"{r['layer']}{mark}", f"{r['probe_cv_accuracy']:.3f}", f"{r['likelihood_shift']:+.3f}",
+                 f"{r['likelihood_shift_se']:.3f}"]
+        if budget is not None:
+            cells += [f"{r['alpha_rel_pos']:.3g} ({r['kl_pos']:.3f})", f"{r['alpha_rel_neg']:.3g} ({r['kl_neg']:.3f})"]
+        table.add_row(*cells)
     console.print(table)
     console.print(f"best layer by likelihood shift: {scan.best_layer}; middle layer L//2 = {scan.middle_layer}")

@@ -130,6 +130,10 @@ def _custom_scorer(trait: str, scorer_spec: str | None, label_map: str | None, s
     from steerid.traits import resolve_trait, scorer_for_trait
 
     trait_data = resolve_trait(trait, seed=seed)
+    if trait_data.source.startswith("ab:") and scorer_spec is None:
+        raise DataError(f"the A/B trait '{trait_data.name}' is measured by the likelihood of its answer letters, "
+                        "not by scoring text", "audit it on the likelihood route (--config with experiments: "
+                        "[likelihood]), or pass --scorer hf:PATH --label-map ... to score text")
     with err_console.status(f"preparing the scorer for {trait_data.name}…"):
         scorer = scorer_for_trait(trait_data, scorer_spec, label_map, seed=seed)
     return scorer, trait_data.info.positive_label

@@ -34,6 +34,7 @@ def extract(
     dtype: DtypeOpt = "auto",
     device: DeviceOpt = "auto",
     trust_remote_code: TrustOpt = False,
+    force: Annotated[bool, typer.Option("--force", help="overwrite --out even when it is not a steering vector")] = False,
 ) -> None:
     """Extract a steering vector from contrastive pairs and save it as safetensors."""
     from steerid.extract.pipeline import extract_vector
@@ -44,6 +45,7 @@ def extract(
         raise DataError("give exactly one of --pairs FILE or --trait NAME", "e.g. --trait sentiment")
     if out.suffix != ".safetensors":
         raise DataError(f"output '{out}' must end in .safetensors", "e.g. --out vector.safetensors")
+    check_overwrite(out, force)
     trait_data = resolve_trait(trait, seed=seed) if trait is not None else None
     # a trait directory without likelihood/eval files holds pairs out (under --seed): only the rest extract
     pair_list = load_pairs_file(pairs) if trait_data is None else list(trait_data.pairs)  # type: ignore[arg-type]
@@ -56,14 +58,36 @@ def extract(
     if trait_data is not None:
         vector.provenance.extra["trait"] = trait_data.provenance()
     vector.save(out)
-    console.print(f"wrote {out}  (site {site}, method {method}, raw norm {vector.norm:.2f}, {len(pair_list)} pairs)")
+    console.print(f"wrote {out}  (site {site}, method {method}, raw norm {vector.norm:.3g}, {len(pair_list)} pairs)")
+
+
+def check_overwrite(out: Path, force: bool) -> None:
+    """Refuse to replace anything at ``out`` but a steering vector (unless ``force``), before any work.
+
+    Raises:
+        OutputError: ``out`` is a directory, or an existing file that is not a readable steerid
+            vector (a previous vector there is replaced, as rerunning a command should).
+    """
+    from steerid.errors import OutputError, VectorError
+    from steerid.vector import SteeringVector
+
+    if out.is_dir():
+        raise OutputError(f"--out '{out}' is a directory", "give a file path such as --out vector.safetensors")
+    if force or not out.exists():
+        return
+    try:
+        SteeringVector.load(out)
+    except VectorError as exc:
+        raise OutputError(f"--out '{out}' exists and is not a steering vector ({exc.problem})",
+                          "choose another --out, or pass --force to overwrite it") from exc
 
 
 @app.command()
 def steer(
     model: ModelArg = "smollm2-135m",
     vector: Annotated[Path, typer.Option("--vector", help="a steerid .safetensors vector")] = Path("vector.safetensors"),
-    alpha: Annotated[float, typer.Option("--alpha", help="strength: absolute norm of the added displacement")] = 8.0,
+    alpha: Annotated[str, typer.Option("--alpha", help="strength: absolute norm of the added displacement, or kl:B "
+                                       "(per sign the α whose mean next-token KL to the unsteered model is B nats)")] = "8.0",
     relative: Annotated[bool, typer.Option("--relative", help="alpha is a multiple of the median token norm at the site")] = False,
     prompt: Annotated[Optional[list[str]], typer.Option("--prompt", help="user prompt (repeatable)")] = None,
     greedy: Annotated[bool, typer.Option("--greedy/--sample")] = True,
@@ -84,7 +108,11 @@ def steer(
     from steerid.traits.formatting import format_chat
     from steerid.vector import SteeringVector
 
-    check_alpha(alpha)
+    from steerid.experiments.kl_budget import KLBudget, parse_strength
+
+    strength = parse_strength(alpha)
+    if not isinstance(strength, KLBudget):
+        check_alpha(strength)
     prompts = list(prompt or [])
     if not prompts:
         raise DataError("no --prompt given", 'pass --prompt "Tell me about your day."')
@@ -96,16 +124,54 @@ def steer(
     site = steering_vector.site
     site.check(lm.info.n_layers)
     texts = prompts if raw else [format_chat(lm.tokenizer, p) for p in prompts]
-    scale = alpha * median_token_norm(lm, texts, site) if relative else alpha
     conditions = {"none": 0.0, "+v": 1.0, "-v": -1.0} if compare else {"+v": 1.0}
+    if isinstance(strength, KLBudget):
+        scales = _kl_scales(lm, steering_vector, texts, strength.budget, [int(s) for s in conditions.values() if s])
+    else:
+        scale = float(strength) * median_token_norm(lm, texts, site) if relative else float(strength)
+        scales = {1: scale, -1: scale}
     rows = [texts[i] for _ in conditions for i in range(len(texts))]
-    deltas = np.stack([sign * scale * steering_vector.direction for sign in conditions.values() for _ in texts])
+    deltas = np.stack([sign * scales.get(int(sign), 0.0) * steering_vector.direction
+                       for sign in conditions.values() for _ in texts])
     seeds = [seed + i for _ in conditions for i in range(len(texts))]
     out = generate(lm, rows, site=site, deltas=deltas, greedy=greedy, seeds=seeds, max_new_tokens=max_new_tokens)
     for c_index, name in enumerate(conditions):
         for p_index, user in enumerate(prompts):
             text = out.texts[c_index * len(texts) + p_index]
-            console.print(f"[bold]{name}[/bold] ‖Δ‖={scale:.2f}  [dim]{user}[/dim]\n  {text}", markup=True, highlight=False)
+            norm = scales.get(int(conditions[name]), 0.0)
+            label = "unsteered" if name == "none" else f"{name} ‖Δ‖={norm:.3g}"
+            console.print(f"[bold]{label}[/bold]  [dim]{user}[/dim]\n  {text}", markup=True, highlight=False)
+
+
+def _kl_scales(lm, vector, texts: list[str], budget: float, signs: list[int]) -> dict[int, float]:
+    """Per sign, the displacement norm whose mean next-token KL to the unsteered model is ``budget``
+    (steerid.experiments.kl_budget), measured on the evaluation prompts of the vector's trait when it
+    names one steerid can load, else on the given prompts; prints the α found and its KL."""
+    from steerid.capture import median_token_norm
+    from steerid.experiments.kl_budget import DEFAULT_PROMPTS, KLMeter, alpha_for_kl
+    from steerid.traits import resolve_trait
+    from steerid.traits.formatting import format_chat
+
+    source, kl_texts = "the given prompts", texts
+    trait_name = vector.provenance.trait
+    if trait_name:
+        try:
+            trait = resolve_trait(trait_name, seed=vector.provenance.seed or 0)
+        except DataError:
+            trait = None
+        if trait is not None and trait.eval:
+            kl_texts = [format_chat(lm.tokenizer, item.prompt) for item in list(trait.eval)[:DEFAULT_PROMPTS]]
+            source = f"{len(kl_texts)} evaluation prompts of {trait.name}"
+    norm = median_token_norm(lm, kl_texts, vector.site)
+    meter = KLMeter(lm, vector.site, vector.direction, kl_texts, token_norm=norm)
+    scales = {}
+    for sign in signs:
+        found = alpha_for_kl(meter, budget, sign)
+        scales[sign] = found.displacement_norm
+        err_console.print(f"kl:{budget:g} {'+' if sign > 0 else '-'}v: α_rel = {found.alpha_rel:.4g} (‖Δ‖ = "
+                          f"{found.displacement_norm:.3g}), mean KL {found.kl:.4g} nats over {found.n_positions} "
+                          f"positions of {source}" + ("" if found.reached else " — budget not reached"))
+    return scales
 
 
 @app.command()

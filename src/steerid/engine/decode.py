@@ -232,15 +232,30 @@ def _cpu_flags() -> frozenset[str]:
     return frozenset()
 
 
-def choose_dtype(requested: str, device: torch.device | str = "cpu") -> torch.dtype:
-    """``float32`` / ``bfloat16`` as asked; ``auto`` = bfloat16 where the device computes it natively."""
+BF16_MIN_ROWS = 2
+"""Rows per forward from which ``auto`` picks bfloat16 on a CPU with native bf16 when torch runs several
+threads. Below it the bf16 gemvs, split over threads, lose to fp32 (benchmarks/bench_likelihood.py,
+"decode dtype" rows, SmolLM2, engine greedy, bf16 / fp32 time: on this 2-core AMX CPU at one thread
+0.82–0.99× at batch 1, 0.63–0.83× at batch 2, 0.59–0.65× at batch 4 (load 17–25); at two threads on a
+quiet machine batch 1 ran ≈ 1.2× slower in bf16). One thread and CUDA always take bf16."""
+
+
+def choose_dtype(requested: str, device: torch.device | str = "cpu", rows: int | None = None) -> torch.dtype:
+    """``float32`` / ``bfloat16`` as asked; ``auto`` = bfloat16 where the device computes it natively,
+    except on a CPU running torch on several threads with fewer than :data:`BF16_MIN_ROWS` rows per
+    forward (``rows``: the batch size a call runs at; None = large)."""
     if requested in ("float32", "fp32"):
         return torch.float32
     if requested in ("bfloat16", "bf16"):
         return torch.bfloat16
     if requested != "auto":
         raise DataError(f"unknown decode dtype '{requested}'", "use auto, float32 or bfloat16")
-    return torch.bfloat16 if native_bf16(device) else torch.float32
+    if not native_bf16(device):
+        return torch.float32
+    if (torch.device(device).type == "cpu" and rows is not None and rows < BF16_MIN_ROWS
+            and torch.get_num_threads() > 1):
+        return torch.float32
+    return torch.bfloat16
 
 
 _TWINS: dict[tuple[int, torch.dtype], LoadedModel] = {}

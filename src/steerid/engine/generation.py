@@ -115,7 +115,8 @@ def generate(lm: LoadedModel, prompts: Sequence[str], *, site: Site | None = Non
         engine: ``auto`` (steerid's decode engine where the family is supported, else HF),
             ``steerid`` or ``hf`` (``model.generate``, the reference).
         dtype: ``model`` (the model's own), ``auto`` (bfloat16 where the device computes it
-            natively, see :func:`steerid.engine.decode.choose_dtype`), ``float32`` or ``bfloat16``; a
+            natively and, on a CPU, the batch has enough rows to gain from it, see
+            :func:`steerid.engine.decode.choose_dtype`), ``float32`` or ``bfloat16``; a
             copy of the model in that dtype decodes, the model itself is untouched.
     """
     prompts = check_texts(prompts, "prompts")
@@ -138,7 +139,8 @@ def generate(lm: LoadedModel, prompts: Sequence[str], *, site: Site | None = Non
     if engine not in ("auto", "steerid", "hf"):
         raise DataError(f"unknown decode engine '{engine}'", "use auto, steerid or hf")
     if dtype != "model":
-        lm = engine_module.in_dtype(lm, engine_module.choose_dtype(dtype, lm.device))
+        rows_per_forward = min(len(prompts), batch_size)
+        lm = engine_module.in_dtype(lm, engine_module.choose_dtype(dtype, lm.device, rows=rows_per_forward))
     if engine == "steerid" or (engine == "auto" and engine_module.supports(lm)):
         sampling = Sampling(greedy=greedy, temperature=temperature, top_k=top_k, top_p=top_p)
         tokens = engine_module.decode(lm, ids, site=site, deltas=rows, scope=scope, max_new_tokens=max_new_tokens,
@@ -251,6 +253,63 @@ def continuation_logprob(lm: LoadedModel, prompts: Sequence[str], continuations:
     return out
 
 
+HEAD_TAP_FAMILIES: frozenset[str] = frozenset({"llama", "mistral", "qwen2", "qwen3", "phi3", "gpt2", "gpt_neox",
+                                                "gemma3_text"})
+"""Families whose logits are ``get_output_embeddings()(base_model(...).last_hidden_state)`` (no softcap or
+scale), tested equal to the model's own logits: teacher forcing then applies the LM head to the scored
+positions only."""
+
+
+class HeadTap:
+    """Capture the base model's final hidden states and apply the LM head to chosen positions only.
+
+    The LM head is ``V × d`` (49k × 576 for SmolLM2): evaluating it at every position of a
+    right-padded batch costs a (rows × width × V) product and its log-softmax; the scored positions
+    are the real tokens only. With the tap the model runs with ``logits_to_keep=1`` and
+
+        log p(y_j | ·) = ℓ[y_j] − logsumexp(ℓ),   ℓ = W_head h_j   for every real position j.
+    """
+
+    def __init__(self, lm: LoadedModel) -> None:
+        self.base = lm.model.base_model
+        self.head = lm.model.get_output_embeddings()
+        self.hidden: torch.Tensor | None = None
+        self._handle = None
+
+    def _grab(self, module, args, output) -> None:
+        self.hidden = output[0]
+
+    def __enter__(self) -> HeadTap:
+        self.hidden = None
+        self._handle = self.base.register_forward_hook(self._grab)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._handle is not None:
+            self._handle.remove()
+            self._handle = None
+
+    def scored(self, real: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """``log p`` of ``targets[real]`` from the captured hidden states (float32, CPU)."""
+        if self.hidden is None:
+            raise RuntimeError("the head tap saw no forward pass")
+        hidden = self.hidden[real.to(self.hidden.device)]
+        logits = self.head(hidden).float()
+        picked = logits.gather(-1, targets[real].to(logits.device)[:, None]).squeeze(-1)
+        self.hidden = None
+        return (picked - torch.logsumexp(logits, dim=-1)).cpu()
+
+
+def head_tap(lm: LoadedModel) -> HeadTap | None:
+    """A :class:`HeadTap` where the family's logits are its plain output embedding, else None."""
+    config = lm.model.config
+    if (lm.info.family not in HEAD_TAP_FAMILIES or getattr(config, "final_logit_softcapping", None) is not None
+            or getattr(config, "logit_scale", None) not in (None, 1.0) or lm.model.get_output_embeddings() is None
+            or not accepts_logits_to_keep(lm)):
+        return None
+    return HeadTap(lm)
+
+
 def continuation_logprobs(lm: LoadedModel, prompts: Sequence[str], continuation_sets: Sequence[Sequence[str]], *,
                           site: Site | None = None, deltas=None, scope: Scope = "all", batch_size: int = 16,
                           reduce: str = "sum", share_prefix: bool = True) -> np.ndarray:
@@ -278,6 +337,14 @@ def continuation_logprobs(lm: LoadedModel, prompts: Sequence[str], continuation_
     prompt_ids = encode(lm, prompts)
     cont_ids = [[lm.tokenizer(c, add_special_tokens=False)["input_ids"] for c in s] for s in continuation_sets]
     rows = _row_deltas(deltas, len(prompts), lm.info.hidden_size)
+    # rows sorted by prompt length, then reply length (rows of one prompt adjacent, so they share a chunk):
+    # chunks then pad little; every row's numbers are its own, so the results are put back in the caller's order
+    first_seen: dict[tuple[int, ...], int] = {}
+    order = sorted(range(len(prompt_ids)), key=lambda i: (len(prompt_ids[i]), max(len(c) for c in cont_ids[i]),
+                                                          first_seen.setdefault(tuple(prompt_ids[i]), i)))
+    prompt_ids, cont_ids = [prompt_ids[i] for i in order], [cont_ids[i] for i in order]
+    if rows is not None:
+        rows = rows[torch.as_tensor(order, dtype=torch.long)]
     pad = lm.tokenizer.pad_token_id
     longest = max(len(ids) for ids in prompt_ids) + max(1, max(len(c) for s in cont_ids for c in s))
     prefix = shared_prefix(lm, prompt_ids, site=site, rows=rows, scope=scope, longest_row=longest) if share_prefix else None
@@ -285,11 +352,15 @@ def continuation_logprobs(lm: LoadedModel, prompts: Sequence[str], continuation_
     cache_key = cache_argument(lm)
     keep = accepts_logits_to_keep(lm)
     out = np.empty((len(prompts), k), dtype=np.float64)
+    tap = head_tap(lm)
     for part in chunks(len(prompt_ids), batch_size):
         tails = [tuple(ids[shared:]) for ids in prompt_ids[part]]
         distinct, group, representative = distinct_rows(tails)
-        fork = rows is not None and site is not None and len(distinct) < len(tails) and fork_supported(lm, site)
-        left = left_pad(distinct if fork else tails, pad)
+        repeated = len(distinct) < len(tails)
+        # an unsteered prompt (no deltas, or scope 'generated') is the same for every row of it: run once
+        share = repeated and (rows is None or site is None or scope == "generated")
+        fork = not share and repeated and rows is not None and site is not None and fork_supported(lm, site)
+        left = left_pad(distinct if (fork or share) else tails, pad)
         b, rest = left.input_ids.shape
         p = shared + rest
         prompt_mask = torch.cat([torch.ones((b, shared), dtype=torch.long), left.attention_mask], dim=1)
@@ -303,35 +374,50 @@ def continuation_logprobs(lm: LoadedModel, prompts: Sequence[str], continuation_
             first_block = first_forked_block(lm, site)
             if prefix is not None:
                 reduce_cache(inputs[cache_key], first_block, representative)
-            context = forked(lm, site, group, rows[part] if scope != "generated" else None)
+            context = forked(lm, site, group, rows[part])
+        elif share:  # every block once per distinct prompt; rows copied from the cache afterwards
+            first_block = len(lm.blocks)
+            if prefix is not None:
+                reduce_cache(inputs[cache_key], first_block, representative)
+            context = nullcontext()
         else:
             context = steering(lm, site, rows[part], scope=scope, prompt_length=p) if rows is not None else nullcontext()
         with context, torch.inference_mode():
             prompt_out = lm.model(**on_device(inputs, lm.device))
         cache = prompt_out.get(cache_key)
-        if fork:
+        last = prompt_out.logits[:, -1]
+        if fork or share:
             expand_cache(cache, first_block, group)
             prompt_mask = prompt_mask.index_select(0, group)
             b = prompt_mask.shape[0]
-        first = torch.log_softmax(prompt_out.logits[:, -1].float(), dim=-1).cpu().repeat_interleave(k, dim=0)
-        cache.batch_repeat_interleave(k)
-
+            if share:
+                last = last.index_select(0, group.to(last.device))
+        first = torch.log_softmax(last.float(), dim=-1).cpu().repeat_interleave(k, dim=0)
         conts = [c for i in range(part.start, part.stop) for c in cont_ids[i]]
         width = max(1, max(len(c) for c in conts))
         right, right_mask = _right_pad(conts, width, pad)
-        mask = torch.cat([prompt_mask.repeat_interleave(k, dim=0), right_mask], dim=1)
-        inputs = {"input_ids": right, "attention_mask": mask, "position_ids": position_ids_from_mask(mask)[:, p:],
-                  cache_key: cache, "use_cache": True}
-        if keep:
-            inputs["logits_to_keep"] = width
-        context = (steering(lm, site, rows[part].repeat_interleave(k, dim=0), scope=scope, prompt_length=p)
-                   if rows is not None else nullcontext())
-        with context, torch.inference_mode():
-            logits = lm.model(**on_device(inputs, lm.device)).logits[:, -width:].float().cpu()
-        later = logits[:, :-1].gather(-1, right[:, 1:, None]).squeeze(-1) - torch.logsumexp(logits[:, :-1], dim=-1)
+        later = torch.zeros((right.shape[0], width - 1), dtype=torch.float32)
+        if width > 1:  # the last token of a continuation predicts nothing that is scored: it is not fed
+            cache.batch_repeat_interleave(k)
+            fed_mask = right_mask[:, :-1]
+            mask = torch.cat([prompt_mask.repeat_interleave(k, dim=0), fed_mask], dim=1)
+            inputs = {"input_ids": right[:, :-1], "attention_mask": mask,
+                      "position_ids": position_ids_from_mask(mask)[:, p:], cache_key: cache, "use_cache": True}
+            if keep:
+                inputs["logits_to_keep"] = 1 if tap is not None else width - 1
+            context = (steering(lm, site, rows[part].repeat_interleave(k, dim=0), scope=scope, prompt_length=p)
+                       if rows is not None else nullcontext())
+            targets, real = right[:, 1:], right_mask[:, 1:].bool()
+            with context, torch.inference_mode(), (tap if tap is not None else nullcontext()):
+                result = lm.model(**on_device(inputs, lm.device))
+                if tap is not None:  # the LM head at the scored positions only (not at pads)
+                    later[real] = tap.scored(real, targets)
+                else:
+                    logits = result.logits[:, -(width - 1):].float().cpu()
+                    later = logits.gather(-1, targets[:, :, None]).squeeze(-1) - torch.logsumexp(logits, dim=-1)
         picked = torch.cat([first.gather(-1, right[:, :1]), later], dim=1) * right_mask
         total = picked.sum(-1).double()
         if reduce == "mean":
             total = total / right_mask.sum(-1).clamp(min=1)
-        out[part] = total.view(b, k).numpy()
+        out[order[part]] = total.view(b, k).numpy()
     return out

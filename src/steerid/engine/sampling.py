@@ -56,7 +56,8 @@ def hash_uniform(seeds: torch.Tensor, step: int, tokens: torch.Tensor) -> torch.
     Integer products wrap modulo 2⁶⁴ (two's complement), which is all the hash needs.
     """
     step_term = _signed(int(step) * _K_STEP)
-    x = seeds.to(torch.int64)[:, None] * torch.tensor(_K_SEED) + step_term + tokens.to(torch.int64)
+    seeds = seeds.to(device=tokens.device, dtype=torch.int64)  # the candidates may live on a GPU, the seeds on the CPU
+    x = seeds[:, None] * torch.tensor(_K_SEED) + step_term + tokens.to(torch.int64)
     x = x ^ _shr(x, 33)
     x = x * torch.tensor(_M1)
     x = x ^ _shr(x, 33)

@@ -42,10 +42,10 @@ def efficacy(treated: np.ndarray, control: np.ndarray, *, expected_sign: int = 0
     return out
 
 
-def equivalence(a: np.ndarray, b: np.ndarray, *, margin_dz: float = 0.2, alpha: float = 0.05) -> dict[str, Any]:
-    """Paired TOST of a − b at ±margin_dz·sd (plus the two-sided difference test)."""
+def equivalence(a: np.ndarray, b: np.ndarray, *, margin_dz: float, level: float) -> dict[str, Any]:
+    """Paired TOST of a − b at ±margin_dz·sd, each side at ``level`` (plus the two-sided difference test)."""
     diff = np.asarray(a, float) - np.asarray(b, float)
-    result = paired_tost(diff, margin_dz=margin_dz, alpha=alpha).to_dict()
+    result = paired_tost(diff, margin_dz=margin_dz, alpha=level).to_dict()
     if diff.size >= 2 and not np.allclose(diff, diff[0]):
         result["p_difference"] = float(sps.ttest_1samp(diff, 0.0).pvalue)
     else:
@@ -58,37 +58,37 @@ def relative_efficacy(shift_a: np.ndarray, shift_b: np.ndarray, *, seed: int = 0
     return paired_ratio_ci(shift_a, shift_b, seed=seed, n_resamples=2000).to_dict()
 
 
-def relative_equivalence(shift_a: np.ndarray, shift_b: np.ndarray, *, margin: float, alpha: float = 0.05) -> dict[str, Any]:
+def relative_equivalence(shift_a: np.ndarray, shift_b: np.ndarray, *, margin: float, level: float) -> dict[str, Any]:
     """Paired ratio TOST: is mean shift(a) within (1 ± margin)·mean shift(b)?"""
-    return ratio_tost_paired(shift_a, shift_b, margin=margin, alpha=alpha).to_dict()
+    return ratio_tost_paired(shift_a, shift_b, margin=margin, alpha=level).to_dict()
 
 
-def verdict_relative(steers: bool, test: dict[str, Any] | None, adjusted_p: float, alpha: float = 0.05) -> str:
+def verdict_relative(steers: bool, test: dict[str, Any] | None, adjusted_p: float, level: float) -> str:
     """Verdict of the relative-margin test after multiplicity correction.
 
-    not steering: v does not beat ``none``; equivalent: Holm-adjusted ratio-TOST p < α;
-    not equivalent: the ratio is shown to lie outside 1 ± ε (``p_outside`` < α); else inconclusive.
+    not steering: v does not beat ``none``; equivalent: Holm-adjusted ratio-TOST p < ``level``;
+    not equivalent: the ratio is shown to lie outside 1 ± ε (``p_outside`` < ``level``); else inconclusive.
     """
     if not steers or test is None:
         return "not steering"
-    if adjusted_p < alpha:
+    if adjusted_p < level:
         return "equivalent"
-    if test["p_outside"] < alpha:
+    if test["p_outside"] < level:
         return "not equivalent"
     return "inconclusive"
 
 
-def verdict(steers: bool, tost: dict[str, Any], adjusted_p: float, alpha: float = 0.05) -> str:
+def verdict(steers: bool, tost: dict[str, Any], adjusted_p: float, level: float) -> str:
     """Verdict of one v-vs-(v+v⊥) family test after multiplicity correction.
 
     not steering: v itself does not beat ``none`` (no equivalence claim is made);
-    equivalent: the Holm-adjusted TOST p < α;
-    not equivalent: the (1−2α) CI excludes 0 and reaches outside the margin;
+    equivalent: the Holm-adjusted TOST p < ``level``;
+    not equivalent: the (1 − 2·level) CI excludes 0 and reaches outside the margin;
     otherwise inconclusive, flagged underpowered when the TOST power at the margin is < 0.8.
     """
     if not steers:
         return "not steering"
-    if adjusted_p < alpha:
+    if adjusted_p < level:
         return "equivalent"
     lo, hi = tost["ci90"]
     if (lo > 0 or hi < 0) and (lo < tost["low"] or hi > tost["high"]):
@@ -98,6 +98,6 @@ def verdict(steers: bool, tost: dict[str, Any], adjusted_p: float, alpha: float 
     return "inconclusive"
 
 
-def planned_power(n: int, margin_dz: float = 0.2, alpha: float = 0.05) -> float:
+def planned_power(n: int, margin_dz: float, level: float) -> float:
     """Power of a paired TOST with n prompts at the margin, true difference 0."""
-    return float(tost_power_paired(n, margin_dz=margin_dz, alpha=alpha)) if n >= 3 else 0.0
+    return float(tost_power_paired(n, margin_dz=margin_dz, alpha=level)) if n >= 3 else 0.0

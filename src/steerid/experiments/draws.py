@@ -32,6 +32,7 @@ import numpy as np
 
 from steerid.experiments.analysis import efficacy, equivalence, relative_efficacy
 from steerid.experiments.conditions import Condition, ConditionRuns
+from steerid.experiments.steerability import steerability_of_family
 from steerid.stats import (
     SequentialTost,
     draw_heterogeneity,
@@ -41,6 +42,8 @@ from steerid.stats import (
     planned_looks,
     sequential_plan,
 )
+from steerid.stats.existence import SequentialRelativeTost
+from steerid.stats.plan import EquivalencePlan
 
 N_BOOT = 1000
 
@@ -52,16 +55,16 @@ def differences(runs: ConditionRuns, measure: str, members: Sequence[Condition],
 
 
 def draw_rows(runs: ConditionRuns, members: Sequence[Condition], sign: int, primary: str, *, margin_dz: float,
-              alpha: float, seed: int) -> list[dict[str, Any]]:
+              level: float, seed: int) -> list[dict[str, Any]]:
     """One record per draw: primary TOST, shift vs none, relative efficacy, secondary TOSTs, blind spots."""
     tag = "+" if sign > 0 else "-"
     none = runs.score(primary, "none")
     shift_v = runs.score(primary, f"{tag}v") - none
     rows = []
     for c in members:
-        tost = equivalence(runs.score(primary, c.name), runs.score(primary, f"{tag}v"), margin_dz=margin_dz, alpha=alpha)
+        tost = equivalence(runs.score(primary, c.name), runs.score(primary, f"{tag}v"), margin_dz=margin_dz, level=level)
         shift = efficacy(runs.score(primary, c.name), none, expected_sign=sign, seed=seed)
-        secondary = {m: equivalence(runs.score(m, c.name), runs.score(m, f"{tag}v"), margin_dz=margin_dz, alpha=alpha)
+        secondary = {m: equivalence(runs.score(m, c.name), runs.score(m, f"{tag}v"), margin_dz=margin_dz, level=level)
                      for m in runs.scores if m != primary}
         rows.append({
             "condition": c.name, "draw": c.draw, "tost": tost,
@@ -74,27 +77,29 @@ def draw_rows(runs: ConditionRuns, members: Sequence[Condition], sign: int, prim
 
 
 def summarise_family(family: dict[str, Any], runs: ConditionRuns, members: Sequence[Condition], primary: str, *,
-                     margin_dz: float, alpha: float, seed: int) -> None:
+                     margin_dz: float, level: float, seed: int) -> None:
     """Add heterogeneity and the fraction equivalent to a (sign, ρ) family, in place."""
     D = differences(runs, primary, members, family["sign"])
     family["heterogeneity"] = None
     family["fraction_equivalent"] = None
     if D.shape[0] >= 2 and D.shape[1] >= 3 and np.ptp(D) > 0:
-        family["heterogeneity"] = draw_heterogeneity(D, alpha=alpha).to_dict()
-        frac = fraction_equivalent(D, margin_dz=margin_dz, alpha=alpha, seed=seed, n_boot=N_BOOT).to_dict()
+        family["heterogeneity"] = draw_heterogeneity(D, alpha=level).to_dict()
+        frac = fraction_equivalent(D, margin_dz=margin_dz, alpha=level, seed=seed, n_boot=N_BOOT).to_dict()
         frac.pop("heterogeneity", None)  # the same object is reported beside it
         family["fraction_equivalent"] = frac
+    # per-input view: which prompts s·v (and each s·v + v⊥) moves the intended way (steerid.stats.steerability)
+    family["steerability"] = steerability_of_family(runs, members, primary, family["sign"], level=level)
 
 
-def holm_draws(families: list[dict[str, Any]], alpha: float) -> None:
+def holm_draws(families: list[dict[str, Any]], level: float) -> None:
     """Holm across every per-draw primary TOST of the unit; mark blind spots (in place)."""
     draws = [d for f in families for d in f["draws"]]
     if not draws:
         return
-    adjusted = holm([d["tost"]["p_tost"] for d in draws], alpha=alpha).p_adjusted
+    adjusted = holm([d["tost"]["p_tost"] for d in draws], alpha=level).p_adjusted
     for d, p in zip(draws, adjusted):
         d["tost"]["p_tost_holm"] = float(p)
-        d["equivalent_holm"] = bool(p < alpha)
+        d["equivalent_holm"] = bool(p < level)
         primary_ok = d.get("sequential", {}).get("decision") == "equivalent" if "sequential" in d else d["tost"]["equivalent"]
         d["blind_spots"] = [m for m, t in d["secondary"].items() if primary_ok and not t["equivalent"]]
     for f in families:
@@ -106,7 +111,7 @@ def holm_draws(families: list[dict[str, Any]], alpha: float) -> None:
 
 
 def radius(runs: ConditionRuns, conditions: Sequence[Condition], primary: str, signs: Sequence[int],
-           rhos: Sequence[float], *, margin_dz: float, alpha: float, seed: int) -> dict[str, Any] | None:
+           rhos: Sequence[float], *, margin_dz: float, level: float, seed: int) -> dict[str, Any] | None:
     """Equivalence radius per sign when at least two ρ were run (None otherwise)."""
     if len(rhos) < 2:
         return None
@@ -118,7 +123,7 @@ def radius(runs: ConditionRuns, conditions: Sequence[Condition], primary: str, s
             blocks.append(differences(runs, primary, members, s))
         if min(b.shape[0] for b in blocks) < 2:
             continue
-        out["+v" if s > 0 else "-v"] = equivalence_radius(sorted(rhos), blocks, margin_dz=margin_dz, alpha=alpha,
+        out["+v" if s > 0 else "-v"] = equivalence_radius(sorted(rhos), blocks, margin_dz=margin_dz, alpha=level,
                                                            seed=seed, n_boot=N_BOOT).to_dict()
     return out or None
 
@@ -144,17 +149,24 @@ def look_sizes(n_available: int, first_look: int, n_max: int | None = None) -> t
 
 
 def run_in_looks(run_block: Callable[[slice], ConditionRuns], conditions: Sequence[Condition], primary: str,
-                 signs: Sequence[int], rhos: Sequence[float], looks: Sequence[int], *, margin_dz: float, alpha: float,
-                 spending: str = "obrien-fleming") -> tuple[ConditionRuns, dict[str, Any], dict[str, SequentialTost]]:
+                 signs: Sequence[int], rhos: Sequence[float], looks: Sequence[int], *, margin_dz: float, level: float,
+                 spending: str = "obrien-fleming", eq_plan: EquivalencePlan | None = None,
+                 n_tries: int | None = None) -> tuple[ConditionRuns, dict[str, Any], dict[str, Any]]:
     """Collect prompts look by look until every per-draw sequential TOST has decided.
 
     ``run_block(slice)`` runs the prompts of that slice under every condition. The per-draw
-    monitors share one plan over ``looks``; the d_z margin is frozen from each draw's SD at the
-    first look. Returns the runs collected, a record of the looks and the monitors by condition.
+    monitors share one plan over ``looks`` at one-sided ``level`` (the try level: the claim's level
+    already split over the tries); the d_z margin is frozen from each draw's SD at the first look.
+    With ``eq_plan.margin == "relative"`` each draw gets a
+    :class:`steerid.stats.existence.SequentialRelativeTost` on (shift of s·v + v⊥, shift of s·v).
+    Returns the runs collected, a record of the looks and the monitors by condition.
     """
-    plan = sequential_plan(tuple(looks), alpha=alpha, spending=spending)
+    plan = sequential_plan(tuple(looks), alpha=level, spending=spending)
     members = {c.name: c for c in conditions if c.kind == "v_plus_perp" and c.sign in signs and c.rho in rhos}
-    monitors = {name: SequentialTost(plan, margin_dz=margin_dz) for name in members}
+    relative = eq_plan is not None and eq_plan.margin == "relative"
+    monitors: dict[str, Any] = {
+        name: SequentialRelativeTost(plan, margin=eq_plan.margin_rel, sign=c.sign, level=eq_plan.level)
+        if relative else SequentialTost(plan, margin_dz=margin_dz) for name, c in members.items()}
     runs: ConditionRuns | None = None
     start = 0
     history = []
@@ -165,7 +177,11 @@ def run_in_looks(run_block: Callable[[slice], ConditionRuns], conditions: Sequen
             if not monitor.stopped:
                 c = members[name]
                 base = runs.score(primary, f"{'+' if c.sign > 0 else '-'}v")
-                monitor.update(runs.score(primary, name) - base)
+                if relative:
+                    none = runs.score(primary, "none")
+                    monitor.update(runs.score(primary, name) - none, base - none)
+                else:
+                    monitor.update(runs.score(primary, name) - base)
         open_ = sum(not m.stopped for m in monitors.values())
         history.append({"n": n, "undecided_draws": open_})
         if open_ == 0:

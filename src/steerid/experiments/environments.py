@@ -48,7 +48,7 @@ def run(config: OrthogonalConfig, ctx: ExperimentContext, environment_prompts: d
         env_ctx = replace(ctx, prompts=list(prompts))
         results[env] = run_e1(config, env_ctx, measures_by_environment[env]).to_dict()
     flat = [(env, i, fam["tost"]["p_tost"]) for env, r in results.items() for i, fam in enumerate(r["families"])]
-    adjusted = holm([p for _, _, p in flat], alpha=config.test_alpha).p_adjusted if flat else []
+    adjusted = holm([p for _, _, p in flat], alpha=config.plan.level).p_adjusted if flat else []
     holm_p: dict[str, list[float]] = {env: [] for env in results}
     for (env, _, _), p in zip(flat, adjusted):
         holm_p[env].append(float(p))

@@ -29,7 +29,7 @@ only, so nothing about u is chosen with the confirm items. Items are split at ra
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -39,9 +39,11 @@ from steerid.errors import DataError
 from steerid.experiments.base import ExperimentContext
 from steerid.experiments.farthest_common import FarthestResult, Measure, perp_basis, perp_unit
 from steerid.experiments.farthest_search import search_farthest
-from steerid.experiments.fisher import SiteLinearization, spectrum
+from steerid.experiments.fisher import PointSet, SiteLinearization, spectrum
+from steerid.experiments.fisher.exact import exact_fisher
 from steerid.engine.generation import continuation_logprobs
 from steerid.results import jsonable
+from steerid.stats.plan import EquivalencePlan
 from steerid.validation import check_vector
 
 __all__ = ["FarthestConfig", "FarthestResult", "candidate_directions", "likelihood_measure", "low_fisher_basis", "run",
@@ -54,15 +56,17 @@ class FarthestConfig:
 
     Attributes:
         alpha_rel: strength of v relative to the median token norm.
-        margin_dz / alpha: TOST margin (±margin_dz·sd) and level; ``search_margin_dz`` (default
-            margin_dz) is the margin used while searching; ``margin_raw`` {measure: ε} replaces the
+        plan: the equivalence plan: the confirm TOST's margin (±``plan.margin_dz``·sd) and level
+            (``plan.level``); ``search_margin_dz`` (default ``plan.margin_dz``) is the margin used while searching; ``margin_raw`` {measure: ε} replaces the
             d_z margin by ±ε score units for the named measures (``likelihood``, ``loglik``,
             ``off_target``) — with these deterministic measures a d_z margin judges the consistency
             of a change across items rather than its size.
         n_candidates: random directions ⟂ v.
         n_basis_candidates: random combinations of the Fisher basis (0 or ``fisher_basis = 0``: none).
         fisher_basis: smallest-eigenvalue Fisher eigenvectors used (full spectrum); 0 disables F̄.
-        fisher_k: top eigenpairs by Lanczos when d > dense_max_dim (basis = their complement).
+        fisher_k: top eigenpairs by Lanczos when d > exact_max_dim and d > dense_max_dim (basis = their complement).
+        exact_max_dim: largest d for the exact F̄ (:mod:`steerid.experiments.fisher.exact`: full spectrum from
+            top-token rows in seconds, instead of products).
         fisher_positions: last positions per (prompt + continuation) sequence for F̄.
         fisher_at: ``steered`` (F̄ at +v) or ``unsteered``.
         split: fraction of the items used for the search (the rest confirm).
@@ -74,8 +78,7 @@ class FarthestConfig:
     """
 
     alpha_rel: float = 0.1
-    margin_dz: float = 0.2
-    alpha: float = 0.05
+    plan: EquivalencePlan = field(default_factory=EquivalencePlan)
     search_margin_dz: float | None = None
     margin_raw: dict[str, float] | None = None
     n_candidates: int = 8
@@ -84,6 +87,7 @@ class FarthestConfig:
     fisher_k: int = 32
     fisher_positions: int = 4
     dense_max_dim: int = 128
+    exact_max_dim: int = 2048
     fisher_at: Literal["steered", "unsteered"] = "steered"
     split: float = 0.5
     theta_max_deg: float = 90.0
@@ -190,9 +194,15 @@ def low_fisher_basis(config: FarthestConfig, ctx: ExperimentContext, items: np.n
         for cont in (ctx.extra["positives"][i], ctx.extra["negatives"][i]):
             seqs.append(row + lm.tokenizer(cont, add_special_tokens=False)["input_ids"])
     base = v_disp if config.fisher_at == "steered" else None
-    lin = SiteLinearization.build(lm, ctx.site, seqs, positions=config.fisher_positions, base=base,
-                                  batch_size=min(ctx.batch_size, 32))
-    spec = spectrum(lin, k=config.fisher_k, dense_max_dim=config.dense_max_dim, seed=ctx.seed)
+    if lm.info.hidden_size <= config.exact_max_dim:
+        points = PointSet(lm, ctx.site, seqs, positions=config.fisher_positions, base=base,
+                          batch_size=min(ctx.batch_size, 32))
+        lin = exact_fisher(points, seed=ctx.seed, operating_point=config.fisher_at)
+        spec = lin.spectrum()
+    else:
+        lin = SiteLinearization.build(lm, ctx.site, seqs, positions=config.fisher_positions, base=base,
+                                      batch_size=min(ctx.batch_size, 32))
+        spec = spectrum(lin, k=config.fisher_k, dense_max_dim=config.dense_max_dim, seed=ctx.seed)
     vecs, eigs, lam = spec.eigenvectors, spec.eigenvalues, float(spec.eigenvalues[0])
     if spec.complete:
         basis = vecs[:, -config.fisher_basis:]
@@ -228,8 +238,8 @@ def run(config: FarthestConfig, ctx: ExperimentContext) -> FarthestResult:
         extras["fisher"], lin = fisher["info"], fisher["lin"]
     cand, kinds = candidate_directions(v_disp, n_random=config.n_candidates, basis=basis, n_basis=n_basis, seed=seed)
     result = search_farthest(
-        measure, v_disp, cand, items_search=search, items_confirm=confirm, margin_dz=config.margin_dz,
-        alpha=config.alpha, search_margin_dz=config.search_margin_dz, margin_raw=config.margin_raw, candidate_kinds=kinds,
+        measure, v_disp, cand, items_search=search, items_confirm=confirm, margin_dz=config.plan.margin_dz,
+        level=config.plan.level, search_margin_dz=config.search_margin_dz, margin_raw=config.margin_raw, candidate_kinds=kinds,
         theta_max_deg=config.theta_max_deg, n_theta=config.n_theta, n_bisect=config.n_bisect, c_min=config.c_min,
         c_max=config.c_max, n_c=config.n_c, c_steps=config.c_steps, match_tol=config.match_tol,
         n_refine=config.n_refine, refine_eta=config.refine_eta, refine_basis=basis, correction=config.correction,

@@ -60,18 +60,18 @@ from steerid.validation import check_vector
 BUDGET = "1 + M(2 + c_steps)(1 + n_bisect) + n_refine(2 + c_steps) + (2 + c_steps) + 1"
 
 
-def _tests(diffs: Mapping[str, np.ndarray], margin_dz: float, alpha: float, correction: str = "holm",
+def _tests(diffs: Mapping[str, np.ndarray], margin_dz: float, level: float, correction: str = "holm",
            raw: Mapping[str, float] | None = None) -> tuple[bool, dict[str, dict], list[str]]:
     """Paired TOST per measure on D = m(u) − m(v), Holm across measures (``correction="none"``: each at α,
     the intersection–union test). Returns (all equivalent, tests, failed measures, worst raw p first)."""
     raw = raw or {}
-    tests = {name: paired_tost(d, margin_dz=margin_dz, margin_raw=raw.get(name), alpha=alpha).to_dict()
+    tests = {name: paired_tost(d, margin_dz=margin_dz, margin_raw=raw.get(name), alpha=level).to_dict()
              for name, d in diffs.items()}
     raw = [t["p_tost"] for t in tests.values()]
-    adjusted = holm(raw, alpha=alpha).p_adjusted if correction == "holm" else np.asarray(raw)
+    adjusted = holm(raw, alpha=level).p_adjusted if correction == "holm" else np.asarray(raw)
     for t, p in zip(tests.values(), adjusted, strict=True):
         t["p_adjusted"] = float(p)
-        t["equivalent_adjusted"] = bool(p < alpha)  # NaN (no test possible) is never equivalent
+        t["equivalent_adjusted"] = bool(p < level)  # NaN (no test possible) is never equivalent
     failed = [n for n, t in tests.items() if not t["equivalent_adjusted"]]
     failed.sort(key=lambda n: -np.nan_to_num(tests[n]["p_tost"], nan=1.0))
     return not failed, tests, failed
@@ -98,7 +98,7 @@ class _Search:
     c_grid: np.ndarray
     c_steps: int
     margin_dz: float
-    alpha: float
+    level: float
     match_tol: float
     correction: str = "holm"
     margin_raw: Mapping[str, float] | None = None
@@ -164,7 +164,7 @@ class _Search:
                     best[i] = {k: a[j] for k, a in out.items()}
         result = []
         for i, t in enumerate(thetas):
-            ok, tests, failed = _tests({k: best[i][k] - self.base_v[k] for k in best[i]}, self.margin_dz, self.alpha,
+            ok, tests, failed = _tests({k: best[i][k] - self.base_v[k] for k in best[i]}, self.margin_dz, self.level,
                                       self.correction, self.margin_raw)
             if brackets[i] is None:  # no c in [c_min, c_max] matches v's primary shift
                 ok, failed = False, [self.primary, *[f for f in failed if f != self.primary]]
@@ -201,7 +201,7 @@ def _theta_search(s: _Search, w: np.ndarray, theta_max: float, n_theta: int,
 
 
 def search_farthest(measure: Measure, v: np.ndarray, candidates: np.ndarray, *, items_search: Any, items_confirm: Any,
-                    margin_dz: float = 0.2, alpha: float = 0.05, search_margin_dz: float | None = None,
+                    margin_dz: float = 0.2, level: float = 0.05, search_margin_dz: float | None = None,
                     margin_raw: Mapping[str, float] | None = None,
                     candidate_kinds: Sequence[str] | None = None, theta_max_deg: float = 90.0, n_theta: int = 6,
                     n_bisect: int = 3, c_min: float = 0.25, c_max: float = 4.0, n_c: int = 7, c_steps: int = 1,
@@ -216,7 +216,7 @@ def search_farthest(measure: Measure, v: np.ndarray, candidates: np.ndarray, *, 
         v: the steering displacement (d,).
         candidates: (M, d) directions; projected ⟂ v and normalised here.
         items_search / items_confirm: disjoint item indices (≥ 3 each) passed to ``measure``.
-        margin_dz / alpha: confirm TOST margin (d_z units) and level; ``search_margin_dz`` (default
+        margin_dz / level: confirm TOST margin (d_z units) and level; ``search_margin_dz`` (default
             margin_dz) is the search margin — a smaller one leaves room for the selection bias.
         margin_raw: {measure: ε > 0}: raw-unit margins ±ε for those measures (both stages).
         theta_max_deg / n_theta / n_bisect: θ range, grid size and bisection steps.
@@ -239,8 +239,8 @@ def search_farthest(measure: Measure, v: np.ndarray, candidates: np.ndarray, *, 
     search, confirm = check_items(items_search, "items_search"), check_items(items_confirm, "items_confirm")
     if np.intersect1d(search, confirm).size:
         raise DataError("search and confirm items overlap", "use disjoint item sets (the confirm test must be held out)")
-    if not margin_dz > 0 or not 0 < alpha < 0.5 or (search_margin_dz is not None and not search_margin_dz > 0):
-        raise DataError(f"need margin_dz > 0 and 0 < alpha < 0.5, got {margin_dz}, {alpha}", "use e.g. 0.2 and 0.05")
+    if not margin_dz > 0 or not 0 < level < 0.5 or (search_margin_dz is not None and not search_margin_dz > 0):
+        raise DataError(f"need margin_dz > 0 and 0 < level < 0.5, got {margin_dz}, {level}", "use e.g. 0.2 and 0.05")
     if not (0 < theta_max_deg <= 180 and n_theta >= 1 and n_bisect >= 0 and 0 < c_min < c_max and n_c >= 2
             and c_steps >= 0 and n_refine >= 0):
         raise DataError("bad search settings (need 0 < θ_max ≤ 180°, n_theta ≥ 1, 0 < c_min < c_max, n_c ≥ 2)",
@@ -261,7 +261,7 @@ def search_farthest(measure: Measure, v: np.ndarray, candidates: np.ndarray, *, 
     per_stage = 2 + c_steps
     bound = 1 + len(dirs) * per_stage * (1 + n_bisect) + n_refine * per_stage + per_stage + 1
     ev = MeasureCounter(measure)
-    s = _Search(ev, vv, search, np.geomspace(c_min, c_max, n_c), c_steps, search_margin_dz or margin_dz, alpha,
+    s = _Search(ev, vv, search, np.geomspace(c_min, c_max, n_c), c_steps, search_margin_dz or margin_dz, level,
                 match_tol, correction, dict(margin_raw or {}))
     notes: list[str] = []
     rows, failure_counts, best, refined = [], {}, None, False  # best: (stage, w, index)
@@ -312,10 +312,12 @@ def search_farthest(measure: Measure, v: np.ndarray, candidates: np.ndarray, *, 
         v_shift["confirm"] = _shift(out[s.primary][1], out[s.primary][0])
         passed_tests, failed = {}, []
         for j, r in enumerate(rungs):  # fixed sequence, θ ascending: stop at the first failure (FWER ≤ α)
-            ok, tests, failed = _tests({k: a[2 + j] - a[1] for k, a in out.items()}, margin_dz, alpha, correction,
+            ok, tests, failed = _tests({k: a[2 + j] - a[1] for k, a in out.items()}, margin_dz, level, correction,
                                       s.margin_raw)
             ladder.append({"theta_deg": math.degrees(r.theta), "cosine": math.cos(r.theta), "norm_ratio": r.c,
-                           "passed": ok, "failed": failed})
+                           "passed": ok, "failed": failed,  # p: the rung's intersection p (largest adjusted)
+                           "p": max((float(t["p_adjusted"]) if np.isfinite(t["p_adjusted"]) else 1.0
+                                     for t in tests.values()), default=1.0)})
             if not ok:
                 confirm_tests = tests
                 break
@@ -325,8 +327,8 @@ def search_farthest(measure: Measure, v: np.ndarray, candidates: np.ndarray, *, 
             confirm_tests, failed = passed_tests, []
         else:
             u, theta, c = us[-1], st.theta, st.c
-    power = {"search": tost_power_paired(search.size, s.margin_dz, alpha, margin_scale="sample_sd"),
-             "confirm": tost_power_paired(confirm.size, margin_dz, alpha, margin_scale="sample_sd")}
+    power = {"search": tost_power_paired(search.size, s.margin_dz, level, margin_scale="sample_sd"),
+             "confirm": tost_power_paired(confirm.size, margin_dz, level, margin_scale="sample_sd")}
     for stage, pw in power.items():
         if pw < 0.8:
             notes.append(f"underpowered {stage}: one TOST at ±{s.margin_dz if stage == 'search' else margin_dz:g} sd has "
@@ -337,7 +339,7 @@ def search_farthest(measure: Measure, v: np.ndarray, candidates: np.ndarray, *, 
         notes.append(f"v barely shifts the primary measure on the search items (d_z = {vs['dz']:.3g}): "
                      "matching its shift is a weak constraint")
     settings = dict(margin_dz=margin_dz, search_margin_dz=search_margin_dz or margin_dz,
-                    margin_raw=dict(margin_raw or {}), alpha=alpha,
+                    margin_raw=dict(margin_raw or {}), level=level,
                     theta_max_deg=theta_max_deg, n_theta=n_theta, n_bisect=n_bisect, c_min=c_min, c_max=c_max, n_c=n_c,
                     c_steps=c_steps, match_tol=match_tol, n_refine=n_refine, refine_eta=refine_eta,
                     confirm_fractions=list(confirm_fractions), correction=correction, seed=seed)

@@ -10,7 +10,7 @@ close but behave differently would point to a measurement problem.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
@@ -20,6 +20,7 @@ from steerid.experiments.base import ExperimentContext
 from steerid.experiments.conditions import Condition, ScoreFn, run_conditions
 from steerid.results import ResultMixin, Summary, Table
 from steerid.stats import holm
+from steerid.stats.plan import EquivalencePlan
 from steerid.vector import SteeringVector
 
 
@@ -27,8 +28,7 @@ from steerid.vector import SteeringVector
 class MethodsConfig:
     alpha_rel: float = 0.1
     signs: tuple[int, ...] = (1, -1)
-    margin_dz: float = 0.2
-    test_alpha: float = 0.05
+    plan: EquivalencePlan = field(default_factory=EquivalencePlan)
     max_new_tokens: int = 32
     greedy: bool = False
     temperature: float = 0.7
@@ -83,12 +83,12 @@ def run(config: MethodsConfig, ctx: ExperimentContext, vectors: dict[str, Steeri
             comparisons.append({"sign": s, "reference": names[0], "method": m,
                                 "cosine": float(vectors[m].direction @ vectors[names[0]].direction),
                                 "tost": equivalence(runs.score(primary, f"{tag}{m}"), ref,
-                                                    margin_dz=config.margin_dz, alpha=config.test_alpha)})
+                                                    margin_dz=config.plan.margin_dz, level=config.plan.level)})
     if comparisons:
-        adjusted = holm([c["tost"]["p_tost"] for c in comparisons], alpha=config.test_alpha).p_adjusted
+        adjusted = holm([c["tost"]["p_tost"] for c in comparisons], alpha=config.plan.level).p_adjusted
         for c, p in zip(comparisons, adjusted):
             c["p_tost_holm"] = float(p)
-            c["equivalent"] = bool(p < config.test_alpha)
+            c["equivalent"] = bool(p < config.plan.level)
     return MethodsResult(methods=names, cosine=cosine_matrix(vectors).tolist(), efficacy=eff, comparisons=comparisons)
 
 

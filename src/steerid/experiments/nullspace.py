@@ -19,7 +19,12 @@ property of the model: the spectrum is returned so the threshold stays visible.
 
 (b) Fisher metric F̄ = mean Jᵀ(diag p − ppᵀ)J at the site (see
 :mod:`steerid.experiments.fisher`): its spectrum and null-space dimension at tolerances relative
-to λ_max, with the raw JᵀJ spectrum beside it for contrast. The Fisher is evaluated at the last
+to λ_max, with the raw JᵀJ spectrum beside it for contrast. For d ≤ ``exact_max_dim`` the whole
+spectrum comes from :mod:`steerid.experiments.fisher.exact` (with its truncation bound β), at the
+unsteered point and — with ``alpha_rel`` set — at each steered point s·α·v; each reports the
+null-space dimension per tolerance with a percentile CI from a cluster bootstrap over sequences
+(``n_boot``) and its median over random subsets of ⅛, ¼, ½ and all of the sequences (a direction is
+only "null" if enough points probe it). Above it, Lanczos gives the top k (a bound, as before). The Fisher is evaluated at the last
 ``fisher_positions`` tokens of each prompt followed by its greedy unsteered continuation
 (``fisher_on="continuation"``, the positions whose next-token distributions the other experiments
 compare) or of the prompt alone (``"prompt"``; its last tokens are usually chat-template tokens
@@ -43,7 +48,15 @@ from steerid.engine.batching import encode
 from steerid.capture import token_moments
 from steerid.errors import DataError
 from steerid.experiments.base import ExperimentContext
-from steerid.experiments.fisher import DEFAULT_TOLERANCES, FisherSpectrum, SiteLinearization, spectrum
+from steerid.experiments.fisher import (
+    DEFAULT_TOLERANCES,
+    FisherSpectrum,
+    PointSet,
+    SiteLinearization,
+    null_space_dimension,
+    spectrum,
+)
+from steerid.experiments.fisher.exact import ExactFisher, exact_fisher
 from steerid.engine.generation import generate
 from steerid.models.loader import LoadedModel
 from steerid.models.site import Site
@@ -188,8 +201,16 @@ class NullSpaceConfig:
         max_new_tokens: continuation length when ``fisher_on="continuation"``.
         k: eigenpairs by Lanczos when d > ``dense_max_dim``.
         dense_max_dim: largest d for the dense (full-spectrum) Fisher.
-        euclidean: also compute the raw JᵀJ spectrum (contrast).
+        euclidean: also compute the raw JᵀJ spectrum (contrast; with the exact Fisher only when
+            d ≤ ``dense_max_dim``, since JᵀJ has no tail bound).
         lanczos_tol: accuracy requested from ``eigsh``.
+        exact_max_dim: largest d for the exact Fisher (:mod:`steerid.experiments.fisher.exact`:
+            full spectrum from top-token rows, with its truncation bound); above it Lanczos (top k).
+        tail / max_tokens: tokens kept per point by the exact Fisher (left-out mass ≤ tail, at most
+            max_tokens tokens; the bound covers what is left out).
+        alpha_rel / signs: the steered operating points (base displacement sign·α_rel·token_norm·v̂ at
+            every position) where the exact Fisher is also computed; ``None`` = unsteered only.
+        n_boot: cluster-bootstrap resamples (over sequences) for the null-space dimension's CI.
     """
 
     thresholds: tuple[float, ...] = DEFAULT_THRESHOLDS
@@ -202,6 +223,12 @@ class NullSpaceConfig:
     dense_max_dim: int = 128
     euclidean: bool = True
     lanczos_tol: float = 1e-6
+    exact_max_dim: int = 2048
+    tail: float = 1e-3
+    max_tokens: int = 256
+    alpha_rel: float | None = None
+    signs: tuple[int, ...] = (1, -1)
+    n_boot: int = 100
 
 
 @dataclass(repr=False)
@@ -217,18 +244,29 @@ class NullSpaceResult(ResultMixin):
     euclidean: FisherSpectrum | None
     vector: dict[str, float]
     config: dict
+    exact: dict | None = None
+    steered: list[dict] = field(default_factory=list)
+    bases: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     def to_dict(self) -> dict:
         return jsonable({"experiment": "E6", "site": self.site, "model": self.model, "covariance": self.covariance,
                          "fisher": self.fisher, "euclidean": self.euclidean, "vector": self.vector,
-                         "config": self.config})
+                         "config": self.config, "exact": self.exact, "steered": self.steered})
 
     def summary(self) -> Summary:
         """Covariance ranks, Fisher null-space dimensions and where the vector sits."""
         cov, fisher = self.covariance.summary(), self.fisher.summary()
+        tables = [*cov.tables, *fisher.tables]
+        points = [self.exact, *self.steered] if self.exact else []
+        if points:
+            tables.append(Table(("operating point", "tolerance", "null dim", "95% CI", "β/λ_max"), tuple(
+                (e["operating_point"], c["tolerance"], c["dimension"], f"[{c['low']:g}, {c['high']:g}]",
+                 e["bound_over_max"]) for e in points for c in e["null_dimension_ci"])))
+            tables.append(Table(("points", "tolerance", "null dim (median)", "min", "max"), tuple(
+                (b["n_points"], b["tolerance"], b["median"], b["low"], b["high"])
+                for b in self.exact["null_dimension_by_points"])))
         return Summary("E6 null space", rows=[("site", self.site), ("model", self.model), *self.vector.items()],
-                       tables=[*cov.tables, *fisher.tables], sections={"covariance": [self.covariance.note],
-                                                                        "fisher": [self.fisher.note]})
+                       tables=tables, sections={"covariance": [self.covariance.note], "fisher": [self.fisher.note]})
 
 
 def fisher_sequences(ctx: ExperimentContext, prompts: Sequence[str], on: str, max_new_tokens: int,
@@ -254,6 +292,8 @@ def run(config: NullSpaceConfig, ctx: ExperimentContext) -> NullSpaceResult:
     cov = spectrum_from_covariance(cov_matrix, moments.n, site=str(site), thresholds=config.thresholds)
     prompts = ctx.prompts[: config.fisher_prompts] if config.fisher_prompts else ctx.prompts
     sequences = fisher_sequences(ctx, prompts, config.fisher_on, config.max_new_tokens)
+    if lm.info.hidden_size <= config.exact_max_dim:
+        return _run_exact(config, ctx, cov, cov_matrix, prompts, sequences)
     lin = SiteLinearization.build(lm, site, sequences, positions=config.fisher_positions,
                                   batch_size=min(ctx.batch_size, 32))
     common = dict(k=config.k, dense_max_dim=config.dense_max_dim, tolerances=config.tolerances, seed=ctx.seed,
@@ -272,6 +312,61 @@ def run(config: NullSpaceConfig, ctx: ExperimentContext) -> NullSpaceResult:
         vector[f"fisher_range_mass@{tol:g}"] = float(np.sum((top[:, keep].T @ u) ** 2))
     return NullSpaceResult(site=str(site), model=lm.info.name, covariance=cov, fisher=fisher, euclidean=euclid, vector=vector,
                   config=jsonable(config))
+
+
+def _exact_at(config: NullSpaceConfig, ctx: ExperimentContext, sequences, base: np.ndarray | None,
+              label: str) -> tuple[ExactFisher, dict]:
+    points = PointSet(ctx.lm, ctx.site, sequences, positions=config.fisher_positions, base=base,
+                      batch_size=min(ctx.batch_size, 32))
+    exact = exact_fisher(points, tail=config.tail, max_tokens=config.max_tokens, seed=ctx.seed, operating_point=label)
+    vals = exact.eigh()[0]
+    u = ctx.vector.direction
+    out = exact.to_dict()
+    out["eigenvalues"] = vals
+    out["null_space"] = [n.to_dict() for n in null_space_dimension(vals, tolerances=config.tolerances)]
+    out["null_dimension_ci"] = [c.to_dict() for c in exact.null_dimension_ci(config.tolerances, n_boot=config.n_boot,
+                                                                            seed=ctx.seed)]
+    out["null_dimension_by_points"] = [b.to_dict() for b in exact.null_dimension_by_points(tolerances=config.tolerances,
+                                                                                         seed=ctx.seed)]
+    out["vector_rayleigh_over_max"] = float(u @ exact.matrix @ u / vals[0])
+    return exact, out
+
+
+def _run_exact(config: NullSpaceConfig, ctx: ExperimentContext, cov: CovarianceSpectrum, cov_matrix: np.ndarray,
+               prompts: Sequence[str], sequences) -> NullSpaceResult:
+    """E6(b) with the exact Fisher: full spectra at the unsteered and at each steered operating point."""
+    exact, summary = _exact_at(config, ctx, sequences, None, "unsteered")
+    fisher = exact.spectrum(config.tolerances)
+    euclid = None
+    if config.euclidean and ctx.lm.info.hidden_size <= config.dense_max_dim:
+        lin = SiteLinearization.build(ctx.lm, ctx.site, sequences, positions=config.fisher_positions,
+                                      batch_size=min(ctx.batch_size, 32))
+        euclid = spectrum(lin, metric="euclidean", method="dense", tolerances=config.tolerances)
+    u = ctx.vector.direction
+    vecs, vals = fisher.eigenvectors, fisher.eigenvalues
+    vector = {
+        "covariance_share": float(u @ cov_matrix @ u / np.trace(cov_matrix)),
+        "fisher_rayleigh_over_max": float(u @ exact.matrix @ u / vals[0]),
+        "fisher_computed_mass": 1.0,
+    }
+    for tol in config.tolerances:
+        keep = vals >= tol * vals[0]
+        vector[f"fisher_range_mass@{tol:g}"] = float(np.sum((vecs[:, keep].T @ u) ** 2))
+    bases = {f"unsteered@{tol:g}": exact.null_space(tol) for tol in config.tolerances}
+    steered = []
+    if config.alpha_rel is not None:
+        for sign in config.signs:
+            label = f"{'+' if sign > 0 else '-'}{config.alpha_rel:g}·v"
+            base = sign * ctx.displacement(config.alpha_rel)
+            seqs = fisher_sequences(ctx, prompts, config.fisher_on, config.max_new_tokens,
+                                    deltas=base if config.fisher_on == "continuation" else None)
+            at, out = _exact_at(config, ctx, seqs, base, label)
+            out["sign"] = int(sign)
+            out["alpha_rel"] = float(config.alpha_rel)
+            steered.append(out)
+            bases.update({f"{label}@{tol:g}": at.null_space(tol) for tol in config.tolerances})
+    return NullSpaceResult(site=str(ctx.site), model=ctx.lm.info.name, covariance=cov, fisher=fisher, euclidean=euclid,
+                           vector=vector, config=jsonable(config), exact=summary, steered=steered, bases=bases)
 
 
 # E6 (its name in audit configs, the CLI and the report) — aliases of the descriptive names.

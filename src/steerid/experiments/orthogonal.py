@@ -13,6 +13,9 @@ Reported per (sign, ρ):
     Holm-adjusted across the (sign, ρ) families of the unit;
   * per draw the same TOST (unadjusted), and the fraction of draws that pass with its Wilson CI:
     equivalence can hold for one v⊥ and fail for another, so the spread over draws is reported;
+  * per draw under ``config.plan`` (:mod:`steerid.experiments.existence`): the paired Fieller relative
+    TOST and the d_z TOST, the decision corrected over the unit's tries, and the unit's existence
+    claim ("not identifiable" only when some try's adjusted p < level) with its evidence and power plan;
   * relative efficacy shift(s·v + v⊥) / shift(s·v) on the draw-averaged shift, bootstrap CI;
   * a verdict: not steering / equivalent / not equivalent / inconclusive (underpowered);
   * the relative test (``margin_rel`` = ε): paired ratio TOST of the draw-averaged shift of
@@ -43,8 +46,11 @@ from steerid.experiments.analysis import (
 from steerid.experiments.base import ExperimentContext
 from steerid.experiments.conditions import ConditionRuns, ScoreFn, e1_conditions, run_conditions
 from steerid.experiments.draws import draw_rows, holm_draws, look_sizes, radius, run_in_looks, summarise_family
+from steerid.experiments.existence import apply_plan, n_tries
+from steerid.stats.existence import SequentialRelativeTost
 from steerid.results import ResultMixin, Summary, jsonable, records_table
 from steerid.stats import holm, tost_sample_size_paired, wilson_ci
+from steerid.stats.plan import EquivalencePlan
 
 
 @dataclass(frozen=True)
@@ -55,9 +61,7 @@ class OrthogonalConfig:
     rhos: tuple[float, ...] = (0.5, 1.0, 2.0)
     n_draws: int = 8
     signs: tuple[int, ...] = (1, -1)
-    margin_dz: float = 0.2
-    margin_rel: float | None = 0.2
-    test_alpha: float = 0.05
+    plan: EquivalencePlan = field(default_factory=EquivalencePlan)
     max_new_tokens: int = 32
     greedy: bool = False
     temperature: float = 0.7
@@ -65,9 +69,8 @@ class OrthogonalConfig:
     top_p: float = 1.0
     decode_dtype: str = "model"
     n_examples: int = 3
-    sequential: bool = False
-    first_look: int = 48
-    spending: str = "obrien-fleming"
+    likelihood_scope: str = "all"
+    """Steering scope of the likelihood route's teacher forcing (``all`` or ``generated``); generation steers all."""
 
 
 #: Columns of the per-family table in the E1 (and likelihood) summaries.
@@ -95,6 +98,7 @@ class OrthogonalResult(ResultMixin):
     equivalence_radius: dict[str, Any] | None = None
     sequential: dict[str, Any] | None = None
     n_available: int | None = None
+    existence: dict[str, Any] | None = None
 
     def condition_rows(self) -> list[dict[str, Any]]:
         """One row per condition × measure (for the parquet table)."""
@@ -116,20 +120,25 @@ class OrthogonalResult(ResultMixin):
 def _sequential_record(monitor) -> dict[str, Any]:
     """Decision of one draw's sequential TOST; ``shown_different`` when its repeated CI at the
     stopping look lies wholly outside the margin (not merely "equivalence not shown by n_max")."""
+    if isinstance(monitor, SequentialRelativeTost):  # the relative margin's split monitor
+        return {**monitor.result, "margin": monitor.margin}
     result = monitor.result
     last = result.looks[-1] if result.looks else None
     different = bool(last is not None and (last.ci[0] > result.high or last.ci[1] < result.low))
     return {"decision": result.decision, "stopping_n": result.stopping_n, "stop_look": result.stop_look,
             "margin_dz": float(result.margin_dz), "low": float(result.low), "high": float(result.high),
-            "ci": [float(x) for x in last.ci] if last is not None else None, "shown_different": different}
+            "ci": [float(x) for x in last.ci] if last is not None else None, "shown_different": different,
+            "last_look": {"p_lower": float(last.p_lower), "p_upper": float(last.p_upper),
+                          "alpha_nominal": float(last.alpha_nominal)} if last is not None else None}
 
 
 def analyse(runs: ConditionRuns, config: OrthogonalConfig, primary: str, seed: int = 0,
             monitors: dict | None = None) -> tuple[dict, list[dict]]:
-    """Efficacy of every condition, the per-(sign, ρ) families and each draw's own verdict.
+    """Efficacy of every condition, the per-(sign, ρ) families and each draw's own verdict (under ``config.plan``).
 
     ``monitors`` (condition name → :class:`steerid.stats.SequentialTost`) make each draw's
     primary verdict the group-sequential decision (``draws[k]["sequential"]``)."""
+    plan = config.plan
     none = {m: runs.score(m, "none") for m in runs.scores}
     eff: dict[str, dict[str, dict[str, Any]]] = {m: {} for m in runs.scores}
     for m in runs.scores:
@@ -137,7 +146,9 @@ def analyse(runs: ConditionRuns, config: OrthogonalConfig, primary: str, seed: i
             if c.kind == "none":
                 continue
             expected = c.sign if m == primary and c.kind in ("v", "v_plus_perp") else 0
-            eff[m][c.name] = efficacy(runs.score(m, c.name), none[m], expected_sign=expected, seed=seed)
+            # the condition's kind, sign, ρ and draw are fields of its record (readers need not parse its name)
+            eff[m][c.name] = {**efficacy(runs.score(m, c.name), none[m], expected_sign=expected, seed=seed),
+                              "kind": c.kind, "sign": c.sign, "rho": c.rho, "draw": c.draw}
     families = []
     for s in config.signs:
         tag = "+" if s > 0 else "-"
@@ -145,53 +156,63 @@ def analyse(runs: ConditionRuns, config: OrthogonalConfig, primary: str, seed: i
         steers = eff[primary][f"{tag}v"]["steers"]
         for rho in config.rhos:
             members = [c for c in runs.conditions if c.kind == "v_plus_perp" and c.sign == s and c.rho == rho]
-            draws = draw_rows(runs, members, s, primary, margin_dz=config.margin_dz, alpha=config.test_alpha, seed=seed)
+            draws = draw_rows(runs, members, s, primary, margin_dz=plan.margin_dz, level=plan.level, seed=seed)
             for c, d in zip(members, draws):
                 if monitors and c.name in monitors:
                     d["sequential"] = _sequential_record(monitors[c.name])
             avg = np.mean([runs.score(primary, c.name) for c in members], axis=0)
             secondary = {
                 m: equivalence(np.mean([runs.score(m, c.name) for c in members], axis=0), runs.score(m, f"{tag}v"),
-                               margin_dz=config.margin_dz, alpha=config.test_alpha)
+                               margin_dz=plan.margin_dz, level=plan.level)
                 for m in runs.scores if m != primary
             }
             shift_v = base - none[primary]
             family = {
                 "sign": s, "rho": rho, "steers": steers, "n_draws": len(members),
-                "tost": equivalence(avg, base, margin_dz=config.margin_dz, alpha=config.test_alpha),
+                "tost": equivalence(avg, base, margin_dz=plan.margin_dz, level=plan.level),
                 "draws": draws,
                 "relative_efficacy": relative_efficacy(avg - none[primary], shift_v, seed=seed)
                 if abs(shift_v.mean()) > 0 else None,
-                "tost_relative": relative_equivalence(avg - none[primary], shift_v, margin=config.margin_rel,
-                                                      alpha=config.test_alpha)
-                if config.margin_rel and steers and abs(shift_v.mean()) > 0 else None,
+                "tost_relative": relative_equivalence(avg - none[primary], shift_v, margin=plan.margin_rel,
+                                                      level=plan.level)
+                if plan.margin_rel and steers and abs(shift_v.mean()) > 0 else None,
                 "secondary": secondary,
             }
-            summarise_family(family, runs, members, primary, margin_dz=config.margin_dz, alpha=config.test_alpha,
+            summarise_family(family, runs, members, primary, margin_dz=plan.margin_dz, level=plan.level,
                              seed=seed)
             families.append(family)
-    holm_draws(families, config.test_alpha)
+    holm_draws(families, plan.level)
     # Holm across the unit's family-level TOSTs (signs × ρ), then verdicts
-    adjusted = holm([f["tost"]["p_tost"] for f in families], alpha=config.test_alpha).p_adjusted if families else []
+    adjusted = holm([f["tost"]["p_tost"] for f in families], alpha=plan.level).p_adjusted if families else []
     for f, p in zip(families, adjusted):
         f["tost"]["p_tost_holm"] = float(p)
         passed = f["n_draws_equivalent"]
         f["fraction_pass"] = wilson_ci(passed, len(f["draws"])).to_dict() if f["draws"] else None
-        f["verdict"] = verdict(f["steers"], f["tost"], float(p), config.test_alpha)
+        f["verdict"] = verdict(f["steers"], f["tost"], float(p), plan.level)
     relative = [f for f in families if f.get("tost_relative")]
-    adjusted = holm([f["tost_relative"]["p_tost"] for f in relative], alpha=config.test_alpha).p_adjusted if relative else []
+    adjusted = holm([f["tost_relative"]["p_tost"] for f in relative], alpha=plan.level).p_adjusted if relative else []
     for f, p in zip(relative, adjusted):
         f["tost_relative"]["p_tost_holm"] = float(p)
     for f in families:
         rel = f.get("tost_relative")
-        f["verdict_relative"] = (verdict_relative(f["steers"], rel, rel["p_tost_holm"] if rel else 1.0, config.test_alpha)
-                                 if config.margin_rel else None)
+        f["verdict_relative"] = (verdict_relative(f["steers"], rel, rel["p_tost_holm"] if rel else 1.0, plan.level)
+                                 if plan.margin_rel else None)
     return eff, families
 
 
-def run(config: OrthogonalConfig, ctx: ExperimentContext, measures: dict[str, ScoreFn] | None = None) -> OrthogonalResult:
+def existence_record(runs: ConditionRuns, config: OrthogonalConfig, primary: str, families: list[dict],
+                     extra_tries: int = 0) -> dict[str, Any]:
+    """The unit's per-draw decisions under ``config.plan`` and its existence claim
+    (:func:`steerid.experiments.existence.apply_plan`); draws updated in place."""
+    k = n_tries(runs, config.signs, config.rhos, extra_tries)
+    return apply_plan(families, runs, primary, config.plan, n_tries_total=k)
+
+
+def run(config: OrthogonalConfig, ctx: ExperimentContext, measures: dict[str, ScoreFn] | None = None,
+        extra_tries: int = 0) -> OrthogonalResult:
     """Run E1 on ``ctx.prompts``. ``measures`` (or ``ctx.extra['measures']``) maps name → score
-    function; the first is the primary (target-trait) measure."""
+    function; the first is the primary (target-trait) measure. ``extra_tries``: tries of the unit's
+    existence claim beyond its draws (none on the generation route)."""
     measures = dict(measures if measures is not None else ctx.extra["measures"])
     primary = next(iter(measures))
     scale = config.alpha_rel * ctx.token_norm
@@ -202,34 +223,45 @@ def run(config: OrthogonalConfig, ctx: ExperimentContext, measures: dict[str, Sc
                               temperature=config.temperature, top_k=config.top_k, top_p=config.top_p,
                               dtype=config.decode_dtype, prompts=part)
 
-    runs, sequential, monitors = collect(block, len(ctx.prompts), conditions, primary, config)
+    runs, sequential, monitors = collect(block, len(ctx.prompts), conditions, primary, config, extra_tries)
     eff, families = analyse(runs, config, primary, seed=ctx.seed, monitors=monitors)
+    existence = existence_record(runs, config, primary, families, extra_tries)
     n = runs.scores[primary].shape[1]
     return OrthogonalResult(
         config=jsonable(config.__dict__), n_prompts=n, displacement_norm=scale, primary=primary,
-        measures=list(runs.scores), planned_power=planned_power(n, config.margin_dz, config.test_alpha),
-        n_required=tost_sample_size_paired(config.margin_dz, alpha=config.test_alpha),
+        measures=list(runs.scores), planned_power=planned_power(n, config.plan.margin_dz, config.plan.level),
+        n_required=tost_sample_size_paired(config.plan.margin_dz, alpha=config.plan.level),
         efficacy=eff, families=families, examples=examples(runs, config.n_examples),
-        equivalence_radius=radius(runs, conditions, primary, config.signs, config.rhos, margin_dz=config.margin_dz,
-                                  alpha=config.test_alpha, seed=ctx.seed),
-        sequential=sequential, n_available=len(ctx.prompts),
+        equivalence_radius=radius(runs, conditions, primary, config.signs, config.rhos, margin_dz=config.plan.margin_dz,
+                                  level=config.plan.level, seed=ctx.seed),
+        sequential=sequential, n_available=len(ctx.prompts), existence=existence,
     )
 
 
-def collect(block, n_available: int, conditions, primary: str, config: OrthogonalConfig):
-    """All prompts in one block, or (``config.sequential``) look by look until every draw is decided.
+def collect(block, n_available: int, conditions, primary: str, config: OrthogonalConfig, extra_tries: int = 0):
+    """All prompts in one block, or (``config.plan.sequential``) look by look until every draw is decided.
 
-    The largest look is the power plan's n (80 % power at the margin, +5 % for the sequential
-    design), capped by the prompts available. Returns (runs, sequential record or None, monitors).
+    Each draw's monitor runs at the try level ``plan.try_level(K)`` (K = the unit's draws +
+    ``extra_tries``): the level is split over the tries before it is spent over the looks. The largest
+    look is the d_z power plan's n at that level (+5 % for the sequential design) on the d_z margin,
+    every prompt available on the relative margin (whose power needs a pilot, reported by the unit's
+    power plan). Returns (runs, sequential record or None, monitors).
     """
-    if not config.sequential:
+    plan = config.plan
+    if not plan.sequential:
         return block(slice(0, n_available)), None, None
-    needed = tost_sample_size_paired(config.margin_dz, alpha=config.test_alpha)
-    n_max = n_available if needed is None else min(n_available, int(np.ceil(1.05 * needed)))
-    looks = look_sizes(n_available, config.first_look, n_max)
+    k = sum(c.kind == "v_plus_perp" and c.sign in config.signs and c.rho in config.rhos for c in conditions) + extra_tries
+    try_level = plan.try_level(max(k, 1))
+    needed = tost_sample_size_paired(plan.margin_dz, alpha=try_level)
+    if plan.margin == "relative":  # its power needs the noise of the combinations: no n_max before a pilot
+        n_max = n_available
+    else:
+        n_max = n_available if needed is None else min(n_available, int(np.ceil(1.05 * needed)))
+    looks = look_sizes(n_available, plan.first_look, n_max)
     runs, record, monitors = run_in_looks(block, conditions, primary, config.signs, config.rhos, looks,
-                                          margin_dz=config.margin_dz, alpha=config.test_alpha, spending=config.spending)
-    record.update(n_planned=needed, n_available=n_available,
+                                          margin_dz=plan.margin_dz, level=try_level, spending=plan.spending,
+                                          eq_plan=plan, n_tries=k)
+    record.update(n_planned=needed, n_available=n_available, try_level=try_level, n_tries=k,
                   underpowered=needed is None or n_available < needed)
     return runs, record, monitors
 

@@ -34,7 +34,7 @@ d_z or raw) and the fraction of single null draws that pass TOST with its Wilson
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
 import numpy as np
@@ -50,6 +50,7 @@ from steerid.experiments.logit_distance import describe, divergences
 from steerid.engine.generation import generate
 from steerid.results import ResultMixin, Summary, Table, fields_dict, jsonable
 from steerid.stats import paired_ratio_ci, paired_tost, wilson_ci
+from steerid.stats.plan import EquivalencePlan
 from steerid.engine.steer import Scope
 
 
@@ -71,8 +72,8 @@ class SpanningConfig:
         scope: steering scope for generation and teacher forcing (F̄'s base is added at every
             position, so with ``generated`` it approximates the operating point).
         greedy: greedy decoding for the score-based measure (else seeded sampling, paired seeds).
-        margin_dz / margin_raw: TOST margin (raw overrides d_z).
-        alpha_test: level of the one-sided tests and of each TOST side.
+        plan: the equivalence plan (its ``margin_dz`` and ``level``: the level of the one-sided
+            tests and of each TOST side); ``margin_raw`` (score units) overrides the d_z margin.
         confidence / n_resamples: bootstrap settings.
     """
 
@@ -89,9 +90,8 @@ class SpanningConfig:
     max_new_tokens: int = 32
     scope: Scope = "all"
     greedy: bool = True
-    margin_dz: float = 0.2
+    plan: EquivalencePlan = field(default_factory=EquivalencePlan)
     margin_raw: float | None = None
-    alpha_test: float = 0.05
     confidence: float = 0.95
     n_resamples: int = 2000
 
@@ -211,12 +211,12 @@ def paired_comparison(null: np.ndarray, rng_: np.ndarray, config: SpanningConfig
         "ratio_range_over_null": paired_ratio_ci(rng_, null, **opts).to_dict(),
         "wilcoxon_p": wilcoxon_p,
         "paired_t_p": ttest_p,
-        "null_less_than_range": bool(max(wilcoxon_p, ttest_p) < config.alpha_test),
+        "null_less_than_range": bool(max(wilcoxon_p, ttest_p) < config.plan.level),
     }
 
 
 def _tost(diff: np.ndarray, config: SpanningConfig) -> dict:
-    return paired_tost(diff, margin_dz=config.margin_dz, margin_raw=config.margin_raw, alpha=config.alpha_test).to_dict()
+    return paired_tost(diff, margin_dz=config.plan.margin_dz, margin_raw=config.margin_raw, alpha=config.plan.level).to_dict()
 
 
 def _score_measure(ctx: ExperimentContext, config: SpanningConfig, used: list[int], v_disp: np.ndarray,
@@ -239,8 +239,8 @@ def _score_measure(ctx: ExperimentContext, config: SpanningConfig, used: list[in
     out["measure"] = "|score(v+δ) − score(v)|, per prompt mean over draws"
     out["tost_null"] = _tost(per_family["null"], config)
     out["tost_range"] = _tost(per_family["range"], config)
-    passes = [bool(paired_tost(diff[nm], margin_dz=config.margin_dz, margin_raw=config.margin_raw,
-                               alpha=config.alpha_test).equivalent) for nm in families["null"]]
+    passes = [bool(paired_tost(diff[nm], margin_dz=config.plan.margin_dz, margin_raw=config.margin_raw,
+                               alpha=config.plan.level).equivalent) for nm in families["null"]]
     out["null_draws_passing_tost"] = {"k": sum(passes), "n": len(passes),
                                       "interval": wilson_ci(sum(passes), len(passes), config.confidence).to_dict()}
     out["mean_diff"] = {fam: float(v.mean()) for fam, v in per_family.items()}

@@ -17,10 +17,15 @@ An already loaded Hugging Face model and tokenizer become a :class:`LoadedModel`
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from pickle import UnpicklingError  # exception type only: what a refused weights_only torch.load raises
+from urllib.parse import urlsplit
 
 import torch
 from safetensors import SafetensorError
@@ -116,19 +121,86 @@ def directory_fingerprint(folder: Path) -> str:
     return digest.hexdigest()
 
 
+@contextmanager
+def quiet_loading() -> Iterator[None]:
+    """No "Loading weights" progress bars from transformers while inside (restored afterwards).
+
+    In a notebook those bars are widgets (or, without ipywidgets, a ``TqdmWarning``) under every
+    cell that loads a model or a scorer; steerid's own messages say what is being loaded.
+    """
+    from transformers.utils import logging as hf_logging
+
+    enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if enabled:
+            hf_logging.enable_progress_bar()
+
+
 def _from_dir(source: str, dtype: torch.dtype, trust_remote_code: bool, local_only: bool):
     try:
-        tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code, local_files_only=local_only)
-        model = AutoModelForCausalLM.from_pretrained(
-            source, dtype=dtype, trust_remote_code=trust_remote_code, local_files_only=local_only
-        )
+        with quiet_loading():
+            return _load_pretrained(source, dtype, trust_remote_code, local_only)
     except (OSError, ValueError, RuntimeError, KeyError, SafetensorError, UnpicklingError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelError(
             f"could not load model from '{source}': {first[:200]}",
             "check the path holds a complete Hugging Face checkpoint (config.json, safetensors, tokenizer)",
         ) from exc
+
+
+def _load_pretrained(source: str, dtype: torch.dtype, trust_remote_code: bool, local_only: bool):
+    tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code, local_files_only=local_only)
+    model = AutoModelForCausalLM.from_pretrained(
+        source, dtype=dtype, trust_remote_code=trust_remote_code, local_files_only=local_only
+    )
     return model, tokenizer
+
+
+HUB_CONNECT_TIMEOUT = 3.0
+"""Seconds to wait for a TCP connection to the hub before calling it unreachable."""
+_TRUE = ("1", "on", "yes", "true")
+
+
+def hub_offline() -> bool:
+    """Whether ``HF_HUB_OFFLINE`` is set to a true value (the hub's own offline switch)."""
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in _TRUE
+
+
+def hub_reachable(timeout: float = HUB_CONNECT_TIMEOUT) -> bool:
+    """Whether a TCP connection to the hub endpoint (``HF_ENDPOINT``, default huggingface.co) opens in ``timeout`` s."""
+    url = urlsplit(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        with socket.create_connection((url.hostname or "huggingface.co", port), timeout=timeout):
+            return True
+    except OSError:  # DNS failure, refused, unreachable network or timeout: all mean "no hub"
+        return False
+
+
+def _from_hub(spec: str, dtype: torch.dtype, trust_remote_code: bool):
+    """A hub model: from the local HF cache when it is there, else downloaded — failing within
+    seconds and in one line (not after minutes of retry warnings) when the hub cannot be reached."""
+    fix = "download it where the hub is reachable (it is then cached), or pass a local model directory"
+    try:
+        return _from_dir(spec, dtype, trust_remote_code, True)
+    except ModelError as cached_error:
+        if hub_offline():
+            raise ModelError(f"hub model '{spec}' is not in the local cache and HF_HUB_OFFLINE is set", fix) from cached_error
+    if not hub_reachable():
+        raise ModelError(f"hub model '{spec}' is not in the local cache and the hub is unreachable "
+                         f"(no connection in {HUB_CONNECT_TIMEOUT:g} s)", fix)
+    hub_log = logging.getLogger("huggingface_hub")
+    level = hub_log.level
+    hub_log.setLevel(logging.ERROR)  # no retry warnings: the error below says it once
+    try:
+        return _from_dir(spec, dtype, trust_remote_code, False)
+    except ModelError as exc:
+        raise ModelError(f"hub model '{spec}' could not be downloaded: {exc.problem.split(': ', 1)[-1]}", fix) from exc
+    finally:
+        hub_log.setLevel(level)
 
 
 def _describe(spec: str, name: str, model: PreTrainedModel, tokenizer, weights_hash: str, source: str,
@@ -184,13 +256,7 @@ def load_model(spec: str = DEFAULT_MODEL, *, dtype: str | torch.dtype = "float32
         model, tokenizer = _from_dir(str(folder), torch_dtype, trust_remote_code, True)
         name, source, weights_hash = folder.name, str(folder.resolve()), directory_fingerprint(folder)
     elif spec.count("/") == 1 and not spec.startswith((".", "/", "~")):
-        offline = os.environ.get("HF_HUB_OFFLINE") == "1"
-        try:
-            model, tokenizer = _from_dir(spec, torch_dtype, trust_remote_code, offline)
-        except ModelError as exc:
-            raise ModelError(
-                f"hub model '{spec}' is neither cached locally nor reachable", "download it where the hub is reachable, or pass a local directory"
-            ) from exc
+        model, tokenizer = _from_hub(spec, torch_dtype, trust_remote_code)
         name, source = spec, f"hub:{spec}"
         weights_hash = state_dict_hash(model)
     elif spec.startswith((".", "/", "~")) or spec.count("/") > 1 or os.sep in spec.replace("/", ""):

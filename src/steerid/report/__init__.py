@@ -5,6 +5,11 @@ it): it reads the results, draws matplotlib figures as inline SVG and fills a Ji
 (autoescaped — model continuations are shown as text, never as markup). ``steerid report RUN``
 re-renders a run's report.
 
+The first screen (:mod:`steerid.report.first_screen`) is the answer: one verdict table (trait ×
+route), one per-draw forest figure and the paper's claims; the explanations follow once, in "how to
+read this"; nothing on it is wider than 1280 px. Runs of ``schema_version`` 1 render with the d_z
+fallback of :mod:`steerid.report.records`.
+
 Example:
     >>> from steerid.report import render_report
     >>> render_report("runs/demo")          # doctest: +SKIP
@@ -19,9 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from steerid.errors import OutputError
-from steerid.io import atomic_write_text
+from steerid.io import atomic_write_text, restore_non_finite
 
-__all__ = ["build_context", "load_results", "render_html", "render_report"]
+__all__ = ["SCHEMA_VERSIONS", "build_context", "load_results", "render_html", "render_report"]
+
+SCHEMA_VERSIONS = (1, 2)  # 1: before error-controlled verdicts (rendered with the d_z fallback)
 
 
 def load_results(run_dir: str | Path) -> dict[str, Any]:
@@ -32,11 +39,12 @@ def load_results(run_dir: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise OutputError(f"'{run_dir}' has no results.json", "run steerid audit into it first (or resume it)")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = restore_non_finite(json.loads(path.read_text(encoding="utf-8")))  # schema 2 nulls → NaN / inf
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise OutputError(f"{path} is not valid JSON ({exc})", "rerun the audit command to rewrite it") from exc
-    if not isinstance(data, dict) or data.get("schema_version") != 1 or "units" not in data:
-        raise OutputError(f"{path} is not a steerid results file of schema 1", "rerun the audit with this steerid")
+    if not isinstance(data, dict) or data.get("schema_version") not in SCHEMA_VERSIONS or "units" not in data:
+        raise OutputError(f"{path} is not a steerid results file of schema "
+                          f"{' or '.join(map(str, SCHEMA_VERSIONS))}", "rerun the audit with this steerid")
     return data
 
 
@@ -59,6 +67,7 @@ def render_html(results: dict[str, Any]) -> str:
     env.filters["f"] = _fmt
     env.filters["p"] = _pval
     env.filters["ci"] = _ci
+    env.filters["est_ci"] = _est_ci
     template = env.get_template("report.html.j2")
     return template.render(**build_context(results))
 
@@ -92,3 +101,16 @@ def _ci(pair: Any, digits: int = 2) -> str:
     if not pair or len(pair) != 2:
         return "—"
     return f"[{_fmt(pair[0], digits)}, {_fmt(pair[1], digits)}]"
+
+
+def _est_ci(estimate: Any, pair: Any, digits: int = 2, unstable: bool = False) -> str:
+    """``estimate [low, high]``; "unstable, no CI" for a ratio whose reference is not resolved or whose
+    interval does not contain its estimate (a bootstrap of an unstable ratio can exclude it)."""
+    from steerid.report.first_screen import interval_text
+    from steerid.report.records import Interval, number
+
+    lo, hi = (pair[0], pair[1]) if isinstance(pair, (list, tuple)) and len(pair) == 2 else (None, None)
+    iv = Interval(number(estimate), number(lo), number(hi))
+    if unstable and iv.estimate is not None:
+        return "unstable, no CI"
+    return interval_text(iv, digits)

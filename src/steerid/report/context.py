@@ -7,10 +7,14 @@ import re
 from collections import defaultdict
 from typing import Any
 
+from steerid.answers import ROUTE_TITLES, ROUTES
 from steerid.report import figures
+from steerid.report.first_screen import build_first_screen, interval_text
+from steerid.report.records import FamilyView, Interval
 from steerid.report.traits import trait_lines
 
-ROUTE_TITLE = {"likelihood": "likelihood (teacher-forced log-prob difference)", "e1": "generation (scored continuations)"}
+ROUTE_TITLE = {experiment: ROUTE_TITLES[route] for experiment, route in ROUTES.items()}
+_LEGACY_DRAW = re.compile(r"^([+-])v\+v⊥\[ρ=([^,\]]+),")  # condition names of units without family records
 
 
 def _finite(x: Any) -> bool:
@@ -27,46 +31,51 @@ def _first_cell(config: dict[str, Any]) -> dict[str, Any]:
             "environment": (config.get("environments") or [None])[0]}
 
 
-def _family_label(u: dict[str, Any], f: dict[str, Any], config: dict[str, Any], short: bool) -> str:
-    parts = ["lik" if u["experiment"] == "likelihood" else "gen", "+v" if f["sign"] > 0 else "−v"]
-    if len(config.get("rhos", [])) > 1 or not short:
-        parts.append(f"ρ={f['rho']:g}")
-    if len(config.get("alphas_rel", [])) > 1:
-        parts.append(f"α={u['alpha_rel']:g}")
-    if u.get("environment") and len(config.get("environments", [])) > 1:
-        parts.append(u["environment"].replace("_", " "))
-    if len(config.get("layers", [])) > 1:
-        parts.append(f"L{u['layer']}")
-    if len(config.get("methods", [])) > 1:
-        parts.append(u["method"])
-    return " · ".join(parts)
+def draw_groups(unit: dict[str, Any], eff: dict[str, Any]) -> list[tuple[str, float | None, list[dict[str, Any]]]]:
+    """The v+v⊥ draws of one unit's efficacy, grouped by family: ``[(sign, ρ, [efficacy entries…])]``.
 
-
-def _draw_mean_curve(eff: dict[str, Any], sign: str) -> dict[str, tuple[float, float, float]]:
-    """Mean over draws of v+v⊥ shifts per ρ: {rho: (mean, min ci_low, max ci_high)}."""
-    out: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for name, e in eff.items():
-        m = re.match(rf"^\{sign}v\+v⊥\[ρ=([^,\]]+),", name)
+    Sign, ρ and each draw's condition come from the family records (``sign``, ``rho``,
+    ``draws[*].condition``); only a record without families falls back to reading the condition names.
+    """
+    groups = []
+    for f in _families(unit):
+        members = [eff[d.condition] for d in f.draws if d.condition in eff]
+        if members:
+            groups.append(("+" if f.sign > 0 else "-", f.rho, members))
+    if groups:
+        return groups
+    legacy: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for name, e in eff.items():  # older units without family records
+        m = _LEGACY_DRAW.match(name)
         if m:
-            out[m.group(1)].append(e)
-    result = {}
-    for rho, members in out.items():
-        mean = sum(e["mean_shift"] for e in members) / len(members)
-        lows = [e["ci_low"] for e in members if _finite(e.get("ci_low"))]
-        highs = [e["ci_high"] for e in members if _finite(e.get("ci_high"))]
-        result[rho] = (mean, min(lows) if lows else mean, max(highs) if highs else mean)
-    return result
+            legacy[(m.group(1), m.group(2))].append(e)
+    return [(sign, _as_float(rho), members) for (sign, rho), members in legacy.items()]
 
 
-def _add_sign_points(series: dict[str, list], eff: dict[str, Any], x: Any) -> None:
-    """Append the point at ``x`` of each curve of one cell: ``(x, mean shift, ci_low, ci_high)`` of
-    ±v, and of ±v+v⊥ per ρ the draw mean with the widest CI (:func:`_draw_mean_curve`)."""
+def _as_float(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _families(unit: dict[str, Any]) -> list[FamilyView]:
+    result = unit.get("result")
+    families = result.get("families") if isinstance(result, dict) else None
+    return [FamilyView.of(f) for f in families or [] if isinstance(f, dict)]
+
+
+def _add_sign_points(series: dict[str, list], unit: dict[str, Any], eff: dict[str, Any], x: Any) -> None:
+    """Append the point at ``x`` of each series of one cell, ``(x, mean shift, ci_low, ci_high)``: ±v, and
+    every single v+v⊥ draw under ``"{sign}v+v⊥ ρ=…"`` (one point per draw, never their average)."""
     for sign in ("+", "-"):
         if f"{sign}v" in eff:
             e = eff[f"{sign}v"]
             series[f"{sign}v"].append((x, e["mean_shift"], e.get("ci_low"), e.get("ci_high")))
-        for rho, (mean, lo, hi) in _draw_mean_curve(eff, sign).items():
-            series[f"{sign}v+v⊥ ρ={rho}"].append((x, mean, lo, hi))
+    for sign, rho, members in draw_groups(unit, eff):
+        for e in members:
+            series[f"{sign}v+v⊥ ρ={'?' if rho is None else f'{rho:g}'}"].append(
+                (x, e["mean_shift"], e.get("ci_low"), e.get("ci_high")))
 
 
 def _primary(u: dict[str, Any]) -> str:
@@ -112,35 +121,41 @@ def _p(x: Any) -> str:
 
 
 def _draw_tables(results: dict[str, Any]) -> list[dict[str, Any]]:
-    """One table per (E1-style unit, sign, ρ) family: every draw's own numbers."""
+    """One table per (E1-style unit, sign, ρ) family: every draw's own numbers and decision."""
     tables = []
     for u in _ok(results.get("units") or [], "likelihood") + _ok(results.get("units") or [], "e1"):
-        route = "likelihood" if u["experiment"] == "likelihood" else "generation"
-        for f in u["result"].get("families", []):
-            if not f.get("draws"):
+        route = ROUTES[u["experiment"]]
+        for record in u["result"].get("families") or []:
+            family = FamilyView.of(record)
+            if not family.draws:
                 continue
-            het = f.get("heterogeneity") or {}
-            frac = f.get("fraction_equivalent") or {}
-            share = frac.get("share") or {}
-            note = (f"{f.get('n_draws_equivalent', 0)} of {len(f['draws'])} draws equivalent"
+            het = record.get("heterogeneity") or {}
+            c = family.claim
+            control = (f"{c.correction} over {c.family_size} tries at family-wise {c.level:g}"
+                       if c.correction and c.family_size and c.level is not None else c.correction or "unadjusted")
+            note = (f"{c.n_equivalent} shown equivalent, {c.n_not_equivalent} shown different, {c.n_undecided} undecided "
+                    f"of {len(family.draws)} ({control})"
                     + (f"; draws differ: F p {_p(het.get('p_value'))}, τ = {_num(het.get('tau_over_se'), 1)}× a draw's s.e."
                        if het else "")
-                    + (f"; share equivalent {_num(share.get('estimate'))} [{_num(share.get('low'))}, {_num(share.get('high'))}]"
-                       if share else "")
-                    + ("" if f["steers"] else "; v does not steer here: no claim"))
+                    + (f"; share equivalent {interval_text(family.share)}" if family.share.estimate is not None else "")
+                    + ("" if family.steers else "; v does not steer here: no claim"))
             rows = []
-            for d in f["draws"]:
-                shift, rel, seq = d.get("shift") or {}, d.get("relative_efficacy") or {}, d.get("sequential")
-                decision = seq["decision"] if seq else ("equivalent" if d["tost"].get("equivalent") else "not shown")
-                rows.append({"draw": d.get("draw"),
-                             "shift": f"{_num(shift.get('mean_shift'), 3)} [{_num(shift.get('ci_low'), 3)}, {_num(shift.get('ci_high'), 3)}]",
-                             "rel": f"{_num(rel.get('estimate'))} [{_num(rel.get('low'))}, {_num(rel.get('high'))}]",
-                             "p": _p(d["tost"].get("p_tost")), "p_holm": _p(d["tost"].get("p_tost_holm")),
-                             "decision": decision + (f" (n {seq['stopping_n']})" if seq else ""),
-                             "blind": ", ".join(d.get("blind_spots") or []) or "—"})
-            sign = "+v" if f["sign"] > 0 else "-v"
-            tables.append({"title": f"{u['trait']} · {route} · {sign} · ρ {f['rho']:g} · α {u.get('alpha_rel')}"
-                           + (f" · {u['environment']}" if u.get("environment") and route == "generation" else ""),
+            for d, raw in zip(family.draws, [r for r in record["draws"] if isinstance(r, dict)]):
+                shift, rel = raw.get("shift") or {}, raw.get("relative_efficacy") or {}
+                tost = raw.get("dz_tost") or raw.get("tost") or {}  # the d_z test at the decision's level, where stored
+                seq = raw.get("sequential") or {}
+                level = f" at {100 * d.interval.level:.4g} %" if d.interval.level is not None else ""
+                rows.append({"draw": d.draw,
+                             "shift": interval_text(Interval.of(shift, "mean_shift", "ci_low", "ci_high"), 3),
+                             "rel": ("unstable, no CI" if rel.get("unstable") and _finite(rel.get("estimate"))
+                                     else interval_text(Interval.of(rel))),
+                             "diff": (interval_text(d.interval) + level) if d.scale == "relative" else "—",
+                             "p": _p(tost.get("p_tost")), "p_adj": _p(d.p_adjusted),
+                             "decision": d.controlled_decision + (f" (n {seq['stopping_n']})" if seq.get("stopping_n") else ""),
+                             "blind": ", ".join(raw.get("blind_spots") or []) or "—"})
+            tables.append({"title": f"{u['trait']} · {route} · {family.sign_label} · ρ {_num(family.rho, 3)} · α {u.get('alpha_rel')}"
+                           + (f" · {u['environment']}" if u.get("environment") and route == "generation" else "")
+                           + (f" · {family.sampler}" if family.sampler else ""),
                            "note": note, "rows": rows})
     return tables
 
@@ -267,7 +282,7 @@ def build(results: dict[str, Any]) -> dict[str, Any]:
         if svg:
             figs.append({"id": fid, "section": section, "title": title, "svg": svg, "caption": caption})
 
-    # per trait: efficacy panels, forest, dose-response, environments, cosine
+    # per trait: efficacy panels, dose-response, environments, cosine (the per-draw forest is on the first screen)
     e1_units = _ok(units, "e1") + _ok(units, "likelihood")
     for trait in traits:
         mine = [u for u in e1_units if u["trait"] == trait]
@@ -278,25 +293,13 @@ def build(results: dict[str, Any]) -> dict[str, Any]:
                     and (route == "likelihood" or u.get("environment") == first["environment"])]
             if cell:
                 u = cell[0]
+                eff = u["result"]["efficacy"][_primary(u)]
                 panels.append((f"{route if route == 'likelihood' else 'generation'} · α={u['alpha_rel']:g} · n={u.get('n')}",
-                               u["result"]["efficacy"][_primary(u)], _primary(u)))
+                               eff, _primary(u), draw_groups(u, eff)))
         add(f"efficacy-{trait}", "efficacy", f"{trait}: efficacy per condition", figures.efficacy_panels(panels),
-            "Mean shift of the primary measure vs the unsteered condition, 95 % bootstrap CI. Faint dots: individual "
-            "v+v⊥ draws; v⊥ alone and an equal-norm random direction are controls.")
-        rows = []
-        for u in mine:
-            for f in u["result"].get("families", []):
-                t = f["tost"]
-                rows.append({"label": _family_label(u, f, config, short=True), "ci90": t.get("ci90"),
-                             "sd_diff": t.get("sd_diff"), "mean_diff": t.get("mean_diff"),
-                             "margin_dz": t.get("margin_dz") or config.get("margin_dz"),
-                             "verdict": f.get("verdict_audit", f.get("verdict"))})
-        if len(rows) > 40:
-            keep = min(config.get("rhos", [1.0]), key=lambda r: abs(r - 1.0))
-            rows = [r for r in rows if f"ρ={keep:g}" in r["label"] or "ρ=" not in r["label"]][:60]
-        add(f"forest-{trait}", "forest", f"{trait}: TOST intervals against the margin", figures.forest(rows),
-            "90 % CI of the per-prompt difference between the draw-averaged v+v⊥ and v, in units of its SD (d_z); "
-            "equivalence = the whole interval inside the shaded margin (Holm-adjusted across the audit for the verdict colour).")
+            "Mean shift of the primary measure vs the unsteered condition, 95 % CI. Each v+v⊥ row shows every draw "
+            "separately (one dot and interval per direction, never their average); v⊥ alone and an equal-norm random "
+            "direction are controls.")
         # dose-response over α
         if len(config.get("alphas_rel", [])) > 1:
             curves: dict[str, dict[str, list]] = {}
@@ -309,12 +312,12 @@ def build(results: dict[str, Any]) -> dict[str, Any]:
                 for u in cells:
                     eff = u["result"]["efficacy"][_primary(u)]
                     measures[ROUTE_TITLE[route]] = _primary(u)
-                    _add_sign_points(series, eff, u["alpha_rel"])
+                    _add_sign_points(series, u, eff, u["alpha_rel"])
                 if series:
                     curves[ROUTE_TITLE[route]] = dict(series)
             add(f"dose-{trait}", "dose", f"{trait}: dose-response over α (E2)", figures.dose_response(curves, measures),
-                "Shift vs none as a function of the relative strength; solid: ±v, dashed: draw-averaged ±v+v⊥ "
-                "(band: the draws' CIs).")
+                "Shift vs none as a function of the relative strength; solid: ±v with its 95 % CI band; "
+                "small open markers: each v+v⊥ draw at each strength.")
         # environments side by side (E3)
         if len(config.get("environments", [])) > 1:
             env_rows: dict[str, list] = defaultdict(list)
@@ -325,10 +328,10 @@ def build(results: dict[str, Any]) -> dict[str, Any]:
                     continue
                 measure = _primary(u)
                 eff = u["result"]["efficacy"][measure]
-                _add_sign_points(env_rows, eff, u["environment"])
+                _add_sign_points(env_rows, u, eff, u["environment"])
             add(f"environments-{trait}", "environments", f"{trait}: environments side by side (E3)",
                 figures.environments(dict(env_rows), measure),
-                "Generation E1 at the first α in each prompt environment: ±v (filled) and draw-averaged ±v+v⊥ (open).")
+                "Generation E1 at the first α in each prompt environment: ±v (filled, 95 % CI) and each v+v⊥ draw (small open markers).")
         for u in _ok(units, "e5"):
             if u["trait"] == trait:
                 res = u["result"]
@@ -377,14 +380,15 @@ def build(results: dict[str, Any]) -> dict[str, Any]:
         counts[u["experiment"]]["unavailable"] += 1
 
     sections_present = {f["section"] for f in figs}
+    first_screen = build_first_screen(results)
     return {
         "results": results, "config": config, "model": results.get("model") or {}, "first": first,
         "scorers": results.get("scorers") or {}, "warnings": _warnings(results),
-        "answers": results.get("answers") or [], "sequential": results.get("sequential"),
+        **first_screen, "sequential": results.get("sequential"),
         "draw_tables": _draw_tables(results),
         "summary_tables": _summary_tables(results), "figures": figs, "sections_present": sections_present,
         "spectra_table": spectra_table, "e4_tables": e4_tables, "e5_tables": e5_tables, "e7_tables": e7_tables,
         "recovery_tables": recovery_tables, "examples": examples, "unit_counts": dict(counts),
         "multiple_testing": results.get("multiple_testing") or {}, "provenance": results.get("provenance") or {},
-        "figure_ids": [f["id"] for f in figs], "errors": errors,
+        "figure_ids": (["draw-forest"] if first_screen["forest_svg"] else []) + [f["id"] for f in figs], "errors": errors,
     }

@@ -17,6 +17,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import PercentFormatter  # noqa: E402
 
 plt.rcParams.update({
     "svg.fonttype": "none", "svg.hashsalt": "steerid", "font.size": 9, "axes.titlesize": 10,
@@ -51,88 +52,125 @@ def _err(center: float, low: Any, high: Any) -> tuple[float, float]:
 # --------------------------------------------------------------------------------------------
 
 
-def efficacy_panels(panels: Sequence[tuple[str, dict[str, Any], str]]) -> str | None:
+def efficacy_panels(panels: Sequence[tuple[str, dict[str, Any], str, list[tuple[str, Any, list[dict[str, Any]]]]]]) -> str | None:
     """Per-condition efficacy (mean shift vs none, 95 % CI) for one or more units side by side.
 
-    ``panels``: (title, efficacy-per-condition dict of the primary measure, measure name).
-    v+v⊥ draws are shown individually (faint) and as their mean.
+    ``panels``: (title, efficacy-per-condition dict of the primary measure, measure name, draw groups
+    ``[(sign "+"/"-", ρ, [efficacy entry of each v+v⊥ draw])]``). Each v+v⊥ row shows every draw with
+    its own interval, spread a little vertically; no average of the draws is drawn.
     """
     panels = [p for p in panels if p[1]]
     if not panels:
         return None
     fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 3.2), squeeze=False, layout="constrained")
-    for ax, (title, eff, measure) in zip(axes[0], panels):
-        labels, centers, errs, colors = [], [], [], []
+    for ax, (title, eff, measure, groups) in zip(axes[0], panels):
+        labels: list[str] = []
+
+        def row(label: str, e: dict[str, Any], color: str) -> None:
+            y = len(labels)
+            labels.append(label)
+            lo, hi = _err(e["mean_shift"], e.get("ci_low"), e.get("ci_high"))
+            ax.errorbar([e["mean_shift"]], [y], xerr=[[lo], [hi]], fmt="o", color=color, capsize=3, ms=4)
+
         for name in ("+v", "-v"):
             if name in eff:
-                e = eff[name]
-                labels.append(name)
-                centers.append(e["mean_shift"])
-                errs.append(_err(e["mean_shift"], e.get("ci_low"), e.get("ci_high")))
-                colors.append(COLORS[name])
-        for sign in ("+", "-"):
-            draws = [(k, e) for k, e in eff.items() if k.startswith(f"{sign}v+v⊥")]
-            if not draws:
-                continue
-            rhos = sorted({re.search(r"ρ=([^,\]]+)", k).group(1) for k, _ in draws})  # type: ignore[union-attr]
-            for rho in rhos:
-                members = [e for k, e in draws if f"ρ={rho}," in k]
-                mean = sum(e["mean_shift"] for e in members) / len(members)
-                labels.append(f"{sign}v+v⊥ ρ={rho} (mean of {len(members)})")
-                lo = min(e.get("ci_low", mean) if _finite(e.get("ci_low")) else mean for e in members)
-                hi = max(e.get("ci_high", mean) if _finite(e.get("ci_high")) else mean for e in members)
-                centers.append(mean)
-                errs.append(_err(mean, lo, hi))
-                colors.append(COLORS["+v" if sign == "+" else "-v"])
-                y = len(labels) - 1
-                ax.scatter([e["mean_shift"] for e in members], [y] * len(members), s=9, alpha=0.35,
-                           color=colors[-1], zorder=3)
+                row(name, eff[name], COLORS[name])
+        for sign, rho, members in groups:
+            y = len(labels)
+            labels.append(f"{sign}v+v⊥ ρ={'?' if rho is None else f'{rho:g}'} ({len(members)} draws)")
+            color = COLORS["+v" if sign == "+" else "-v"]
+            for k, e in enumerate(members):
+                dy = 0.6 * ((k + 0.5) / len(members) - 0.5)
+                lo, hi = _err(e["mean_shift"], e.get("ci_low"), e.get("ci_high"))
+                ax.errorbar([e["mean_shift"]], [y + dy], xerr=[[lo], [hi]], fmt="o", color=color, ms=2.5, lw=0.8,
+                            alpha=0.7, capsize=0)
         for name, e in eff.items():
             if name.startswith("v⊥") or name.startswith("random"):
-                labels.append(name)
-                centers.append(e["mean_shift"])
-                errs.append(_err(e["mean_shift"], e.get("ci_low"), e.get("ci_high")))
-                colors.append(COLORS["perp" if name.startswith("v⊥") else "random"])
-        ys = list(range(len(labels)))
-        for y, c, (lo, hi), col in zip(ys, centers, errs, colors):
-            ax.errorbar([c], [y], xerr=[[lo], [hi]], fmt="o", color=col, capsize=3, ms=4)
+                row(name, e, COLORS["perp" if name.startswith("v⊥") else "random"])
         ax.axvline(0, color="black", lw=0.8)
-        ax.set_yticks(ys, labels)
-        ax.invert_yaxis()
+        ax.set_yticks(range(len(labels)), labels)
+        ax.set_ylim(len(labels) - 0.5, -0.5)
         ax.set_xlabel(f"shift vs none ({measure})")
         ax.set_title(title)
     return _svg(fig)
 
 
-def forest(rows: Sequence[dict[str, Any]], title: str = "") -> str | None:
-    """TOST forest plot: 90 % CI of mean(v+v⊥) − v in d_z units against the ±margin band.
+DECISION_COLORS = {"equivalent": "#2ca02c", "not equivalent": "#d62728", "undecided": "#ff7f0e",
+                   "no claim": "#9a9a9a"}
 
-    ``rows``: dicts with ``label``, ``ci90`` (raw), ``sd_diff``, ``mean_diff``, ``margin_dz``, ``verdict``.
+
+def draw_forest(panels: Sequence[dict[str, Any]], margin: float | None, scale: str, max_cols: int = 3) -> str | None:
+    """Per-draw forest plot: one panel per (trait, route) unit, one line per v⊥ draw, grouped by sign.
+
+    ``panels``: ``{"title", "groups": [{"label", "rows": [{"label", "estimate", "low", "high", "decision"}]}]}``
+    with ``estimate``/``low``/``high`` on the plotted scale (r − 1 for ``scale="relative"``, d_z for
+    ``"dz"``); a missing bound is drawn as an unbounded interval (dashed, arrows at the axis ends).
+    The ±``margin`` band is shaded; lines are coloured by ``decision`` (:data:`DECISION_COLORS`).
+    Sized for a page ≤ 1280 px wide (12 in at 100 dpi).
     """
-    rows = [r for r in rows if _finite(r.get("sd_diff")) and r["sd_diff"] > 0]
-    if not rows:
+    panels = [p for p in panels if any(g["rows"] for g in p["groups"])]
+    if not panels:
         return None
-    height = 0.9 + 0.28 * len(rows)
-    fig, ax = plt.subplots(figsize=(6.8, height))
-    margin = max(r["margin_dz"] for r in rows if _finite(r.get("margin_dz")))
-    ax.axvspan(-margin, margin, color="#2ca02c", alpha=0.12, label=f"equivalence margin ±{margin:g} d_z")
-    for y, r in enumerate(rows):
-        sd = r["sd_diff"]
-        lo, hi = (r["ci90"][0] / sd, r["ci90"][1] / sd) if r.get("ci90") else (math.nan, math.nan)
-        mid = r["mean_diff"] / sd
-        color = COLORS.get(r.get("verdict", ""), "#333333")
-        ax.plot([lo, hi], [y, y], color=color, lw=2)
-        ax.plot([mid], [y], "o", color=color, ms=4)
-    ax.axvline(0, color="black", lw=0.8)
-    ax.set_yticks(range(len(rows)), [r["label"] for r in rows])
-    ax.invert_yaxis()
-    ax.set_xlabel("mean(v+v⊥) − v, in d_z units (90 % CI)")
-    handles = [plt.Line2D([], [], color=COLORS[v], lw=2, label=v) for v in
-               ("equivalent", "not equivalent", "inconclusive", "not steering")]
-    ax.legend(handles=[*handles, plt.Rectangle((0, 0), 1, 1, color="#2ca02c", alpha=0.12, label="margin")],
-              loc="upper center", bbox_to_anchor=(0.5, -0.6 / height), ncol=5, fontsize=7, frameon=False)
-    if title:
-        ax.set_title(title)
+    values = [abs(v) for p in panels for g in p["groups"] for r in g["rows"]
+              for v in (r["estimate"], r["low"], r["high"]) if _finite(v)]
+    m = margin if _finite(margin) and margin > 0 else None  # type: ignore[operator]
+    span = max([3.0 * m] if m else [1.0])
+    if values:
+        span = max(span, min(sorted(values)[int(0.9 * (len(values) - 1))] * 1.15, 6.0 * (m or 1.0)))
+    ncols = min(max_cols, len(panels))
+    nrows = math.ceil(len(panels) / ncols)
+    lines = [sum(len(g["rows"]) for g in p["groups"]) for p in panels]
+    row_height = [max(lines[i:i + ncols]) for i in range(0, len(panels), ncols)]
+    fig, axes = plt.subplots(nrows, ncols, figsize=(min(12.0, 4.0 * ncols), 0.9 + sum(0.15 * h + 0.55 for h in row_height)),
+                             squeeze=False, layout="constrained",
+                             gridspec_kw={"height_ratios": [h + 3 for h in row_height]})
+    for ax in axes.flat[len(panels):]:
+        ax.set_visible(False)
+    for ax, panel in zip(axes.flat, panels):
+        ticks, labels, y = [], [], 0
+        for g, group in enumerate(panel["groups"]):
+            if g:
+                ax.axhline(y - 0.5, color="#bbbbbb", lw=0.6)
+            for r in group["rows"]:
+                color = DECISION_COLORS.get(r["decision"], "#333333")
+                lo, hi, est = r["low"], r["high"], r["estimate"]
+                if _finite(lo) and _finite(hi):
+                    a, b = max(lo, -span), min(hi, span)
+                    ax.plot([a, b], [y, y], color=color, lw=1.8, solid_capstyle="butt")
+                    for end, clipped, marker in ((a, lo < -span, "<"), (b, hi > span, ">")):
+                        if clipped:
+                            ax.plot([end], [y], marker=marker, color=color, ms=4)
+                else:  # unbounded interval: the whole axis, dashed
+                    ax.annotate("", xy=(span, y), xytext=(-span, y),
+                                arrowprops={"arrowstyle": "<->", "color": color, "lw": 1.0, "ls": "--"})
+                if _finite(est) and -span <= est <= span:
+                    ax.plot([est], [y], "o", color=color, ms=3.2)
+                ticks.append(y)
+                labels.append(f"{group['label']} {r['label']}")
+                y += 1
+        if m:
+            ax.axvspan(-m, m, color="#2ca02c", alpha=0.12, lw=0)
+        ax.axvline(0, color="black", lw=0.7)
+        ax.set_xlim(-span, span)
+        ax.set_ylim(y - 0.5, -0.5)
+        ax.set_yticks(ticks, labels, fontsize=6.5)
+        ax.tick_params(axis="y", length=0)
+        ax.set_title(panel["title"], fontsize=9)
+        if scale == "relative":
+            ax.xaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
+    xlabel = ("(shift(v+v⊥) − shift(v)) / shift(v)" if scale == "relative" else "(v+v⊥) − v, d_z units")
+    for ax in axes[-1]:
+        if ax.get_visible():
+            ax.set_xlabel(xlabel, fontsize=8)
+    for c in range(ncols):  # the last visible panel of a column carries the label too
+        col = [axes[r][c] for r in range(nrows) if axes[r][c].get_visible()]
+        if col and not col[-1].get_xlabel():
+            col[-1].set_xlabel(xlabel, fontsize=8)
+    band = (f"±{m:.0%} of v's shift" if scale == "relative" else f"±{m:g} d_z") if m else "margin"
+    handles = [plt.Line2D([], [], color=DECISION_COLORS[k], lw=2, label=k) for k in
+               ("equivalent", "not equivalent", "undecided", "no claim")]
+    handles.append(plt.Rectangle((0, 0), 1, 1, color="#2ca02c", alpha=0.12, label=f"equivalence band {band}"))
+    fig.legend(handles=handles, loc="outside lower center", ncol=5, fontsize=7.5, frameon=False)
     return _svg(fig)
 
 
@@ -148,11 +186,13 @@ def dose_response(curves: dict[str, dict[str, list[tuple[float, float, float, fl
             xs = [p[0] for p in points]
             ys = [p[1] for p in points]
             color = COLORS["+v" if name.startswith("+") else "-v"]
-            style = "-" if name in ("+v", "-v") else "--"
-            ax.plot(xs, ys, style, marker="o", ms=3, color=color, label=name)
+            if name not in ("+v", "-v"):  # single draws: points only, nothing joins or averages them
+                ax.plot(xs, ys, "o", ms=3, mfc="none", mew=0.7, alpha=0.6, color=color, label=f"{name} (each draw)")
+                continue
+            ax.plot(xs, ys, "-", marker="o", ms=3, color=color, label=name)
             lows = [p[2] if _finite(p[2]) else p[1] for p in points]
             highs = [p[3] if _finite(p[3]) else p[1] for p in points]
-            ax.fill_between(xs, lows, highs, color=color, alpha=0.12 if style == "-" else 0.06)
+            ax.fill_between(xs, lows, highs, color=color, alpha=0.12)
         ax.axhline(0, color="black", lw=0.8)
         ax.set_xlabel("α (relative to the median token norm)")
         ax.set_ylabel(f"shift vs none ({measure_by_route.get(route, '')})")
@@ -219,12 +259,18 @@ def environments(rows: dict[str, list[tuple[str, float, float, float]]], measure
     fig, ax = plt.subplots(figsize=(5.6, 3.0))
     width = 0.8 / max(1, len(rows))
     for k, (name, pts) in enumerate(rows.items()):
+        color = COLORS["+v" if name.startswith("+") else "-v"]
+        single = name in ("+v", "-v")
+        labelled = False
         for env, mean, lo, hi in pts:
             x = envs.index(env) + (k - (len(rows) - 1) / 2) * width
-            color = COLORS["+v" if name.startswith("+") else "-v"]
-            ax.errorbar([x], [mean], yerr=[[_err(mean, lo, hi)[0]], [_err(mean, lo, hi)[1]]], fmt="o" if name in ("+v", "-v") else "s",
-                        color=color, capsize=3, ms=4, mfc=color if name in ("+v", "-v") else "white",
-                        label=name if env == pts[0][0] else None)
+            label = None if labelled else (name if single else f"{name} (each draw)")
+            labelled = True
+            if single:
+                ax.errorbar([x], [mean], yerr=[[_err(mean, lo, hi)[0]], [_err(mean, lo, hi)[1]]], fmt="o",
+                            color=color, capsize=3, ms=4, label=label)
+            else:  # one open marker per draw, no average
+                ax.plot([x], [mean], "o", ms=3, mfc="none", mew=0.7, alpha=0.6, color=color, label=label)
     ax.axhline(0, color="black", lw=0.8)
     ax.set_xticks(range(len(envs)), [e.replace("_", " ") for e in envs])
     ax.set_ylabel(f"shift vs none ({measure})")

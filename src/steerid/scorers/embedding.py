@@ -19,6 +19,9 @@ texts in its batch only through floating-point rounding of padded matrix product
 ≤ 3e-7 per coordinate), far below any effect a scorer reports. The backend keeps a bounded
 per-process cache (text → embedding, first in first out), so within a process a text always
 gets the same vector, and scoring the same continuations with several heads embeds them once.
+Because the cached vector is the one from the text's first batch, work that must not depend on
+the process's history (an audit unit, which a resumed run may compute in a fresh process) starts
+from :func:`clear_all_caches`.
 Training and validation bypass the cache (``encode(..., cache=False)``) so that heads and card
 metrics depend only on the data file, never on what the process embedded earlier.
 Texts longer than a model's window (MiniLM 256, MPNet 384 word pieces) are truncated to their
@@ -136,9 +139,12 @@ class EmbeddingBackend:
         self._lock = threading.Lock()
         from sentence_transformers import SentenceTransformer
 
-        self._model = SentenceTransformer(
-            str(self.model_path), device="cpu", local_files_only=True, trust_remote_code=False
-        )
+        from steerid.models.loader import quiet_loading  # no "Loading weights" bars under a notebook cell
+
+        with quiet_loading():
+            self._model = SentenceTransformer(
+                str(self.model_path), device="cpu", local_files_only=True, trust_remote_code=False
+            )
         self._model.eval()
         self.dim = int(self._model.get_embedding_dimension())
         self.max_seq_length = int(self._model.max_seq_length)
@@ -223,6 +229,20 @@ def get_backend(model_path: str | Path | None = None, *, encoder: str | None = N
             backend = EmbeddingBackend(path, name=name, key=key)
             _BACKENDS[cache_key] = backend
     return backend
+
+
+def clear_all_caches() -> None:
+    """Forget the cached embeddings of every process-wide backend.
+
+    A text's embedding depends (≈ 1e-7) on the batch it was first embedded in, so with the cache
+    a score depends on what the process embedded before. The audit worker calls this at the start
+    of every unit: a unit then scores the same bits whether it runs after other units or first in
+    a resumed process.
+    """
+    with _BACKENDS_LOCK:
+        backends = list(_BACKENDS.values())
+    for backend in backends:
+        backend.clear_cache()
 
 
 def resolve_backends(

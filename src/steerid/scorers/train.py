@@ -111,6 +111,29 @@ def select_candidate(
     return chosen, candidates[chosen], cv, best_row
 
 
+def fit_linear_head(x: np.ndarray, y: np.ndarray, oof: np.ndarray, c_best: float, seed: int,
+                    weights: np.ndarray | None = None) -> dict[str, Any]:
+    """The fitted part of an embedding head: standardise → L2 logistic regression at ``C = c_best``.
+
+    The standardisation (mean, scale) and the coefficients are fitted on every row of ``x``; with
+    column ``weights`` w the model is fitted on w·z(x) and the stored coefficients are w·β, so
+    the head scores z(x)·(w·β) + b. The calibration temperature T is fitted on the out-of-fold
+    log-odds ``oof`` (:func:`steerid.scorers.cv.fit_temperature`): p = σ(z / T). Both head
+    trainers (the packaged heads here, a trait directory's head in
+    :mod:`steerid.traits.trait_head`) build their head JSON from this one fit.
+
+    Returns:
+        ``{"standardize": {"mean", "scale"}, "coef", "intercept", "temperature"}``.
+    """
+    temperature = fit_temperature(oof, y)
+    scaler = StandardScaler().fit(x)
+    w = weights if weights is not None else 1.0
+    clf = LogisticRegression(C=c_best, max_iter=5000, random_state=seed).fit(scaler.transform(x) * w, y)
+    return {"standardize": {"mean": scaler.mean_.tolist(), "scale": scaler.scale_.tolist()},
+            "coef": (clf.coef_[0].astype(np.float64) * w).tolist(), "intercept": float(clf.intercept_[0]),
+            "temperature": temperature}
+
+
 def train_head(
     trait: str,
     seed: int = 0,
@@ -171,11 +194,7 @@ def train_head(
     x = design.matrix(encs, groups)
     w = design.weights(x.shape[1], gamma)
     _, oof = cv_table(x, y, splits, seed, (c_best,), w, oof_for=c_best)
-    temperature = fit_temperature(oof, y)
-    scaler = StandardScaler().fit(x)
-    xs = scaler.transform(x) * (w if w is not None else 1.0)
-    clf = LogisticRegression(C=c_best, max_iter=5000, random_state=seed).fit(xs, y)
-    coef = clf.coef_[0].astype(np.float64) * (w if w is not None else 1.0)
+    fit = fit_linear_head(x, y, oof, c_best, seed, w)
     head = {
         "format": HEAD_FORMAT,
         "name": spec.name,
@@ -186,10 +205,11 @@ def train_head(
             "lexical": [name for g in groups for name in FEATURE_GROUPS[g]],
             "context": design.context_block,
         },
-        "standardize": {"mean": scaler.mean_.tolist(), "scale": scaler.scale_.tolist()},
-        "coef": coef.tolist(),
-        "intercept": float(clf.intercept_[0]),
-        "calibration": {"method": "temperature", "temperature": temperature, "fitted_on": "out-of-fold log-odds, train split"},
+        "standardize": fit["standardize"],
+        "coef": fit["coef"],
+        "intercept": fit["intercept"],
+        "calibration": {"method": "temperature", "temperature": fit["temperature"],
+                        "fitted_on": "out-of-fold log-odds, train split"},
         "training": {
             "data_file": f"data/{data.path.name}",
             "data_sha256": data.sha256,

@@ -5,11 +5,14 @@
 1. a built-in trait name (see :func:`list_traits`) — read through ``importlib.resources`` and
    cached, so every caller gets the same frozen :class:`~steerid.traits.schema.Trait`;
 2. a directory in the trait schema — ``trait.yaml`` and ``pairs.jsonl`` required,
-   ``eval.jsonl`` and ``likelihood.jsonl`` optional — read afresh on every call. A missing
+   ``eval.jsonl`` and ``likelihood.jsonl`` optional — read afresh on every call. A record's
+   ``id`` is optional (a stable one is derived from its content, see :func:`_content_id`). A missing
    optional file is derived from pairs held out of extraction under the seed
    (:mod:`steerid.traits.derive`); the trait's ``derived`` field says what was built;
 3. a single JSON Lines pairs file (``{"positive", "negative"[, "prompt"][, "id"]}`` per line,
    what the CLI's ``--pairs FILE`` takes) — a trait with pairs only, nothing derived.
+4. ``ab:PATH`` or ``ab:TRAIN,TEST``: an A/B multiple-choice dataset (CAA format), read by
+   :func:`steerid.traits.ab.load_ab_trait`.
 
 A built-in name wins over a same-named directory in the working directory; write
 ``./sentiment`` to load the local one. Every loaded trait carries a ``content_hash`` of its
@@ -34,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from steerid.errors import DataError
+from steerid.io import sha256_texts
 from steerid.traits.derive import derive_items
 from steerid.traits.reading import read_info, read_jsonl
 from steerid.traits.schema import (
@@ -124,6 +128,10 @@ def load_trait(name_or_path: str | os.PathLike[str], *, seed: int = 0) -> Trait:
     known = list_traits()
     if text in known:
         return _load_builtin(text)
+    if text.strip().startswith("ab:"):  # an A/B multiple-choice dataset (steerid.traits.ab)
+        from steerid.traits.ab import load_ab_trait
+
+        return load_ab_trait(text, seed=seed)
     path = Path(text).expanduser()
     if _is_dir(path):
         return load_trait_dir(path, seed=seed)
@@ -208,16 +216,20 @@ def _load_directory(directory: Traversable | Path, *, display: str, seed: int) -
         raise DataError(f"{_join(display, missing[0])}: file is missing", _DIR_FIX)
     info = read_info(directory.joinpath("trait.yaml"), _join(display, "trait.yaml"))
     names = {name: _join(display, name) for name in TRAIT_FILES}
-    pairs = read_jsonl(directory.joinpath("pairs.jsonl"), names["pairs.jsonl"], ContrastivePair)
+    pairs = read_jsonl(
+        directory.joinpath("pairs.jsonl"), names["pairs.jsonl"], ContrastivePair, prepare=_content_id("pair")
+    )
     _check_unique(pairs, names["pairs.jsonl"], _pair_key, "the same prompt, positive and negative")
     evals: list[tuple[int, EvalPrompt]] = []
     likelihood: list[tuple[int, LikelihoodItem]] = []
     if directory.joinpath("eval.jsonl").is_file():
-        evals = read_jsonl(directory.joinpath("eval.jsonl"), names["eval.jsonl"], EvalPrompt)
+        evals = read_jsonl(directory.joinpath("eval.jsonl"), names["eval.jsonl"], EvalPrompt, prepare=_content_id("eval"))
         _check_unique(evals, names["eval.jsonl"], lambda item: normalize_text(item.prompt), "the same prompt")
         _check_no_overlap(evals, names["eval.jsonl"], pairs, names["pairs.jsonl"])
     if directory.joinpath("likelihood.jsonl").is_file():
-        likelihood = read_jsonl(directory.joinpath("likelihood.jsonl"), names["likelihood.jsonl"], LikelihoodItem)
+        likelihood = read_jsonl(
+            directory.joinpath("likelihood.jsonl"), names["likelihood.jsonl"], LikelihoodItem, prepare=_content_id("lik")
+        )
         _check_unique(likelihood, names["likelihood.jsonl"], _pair_key, "the same prompt, positive and negative")
 
     all_pairs = tuple(pair for _, pair in pairs)
@@ -255,6 +267,23 @@ def _trait_from_pairs_file(path: Path) -> Trait:
 
 
 
+def _content_id(prefix: str) -> Callable[[dict[str, Any], int], dict[str, Any]]:
+    """A ``prepare`` hook that gives a record without ``id`` a stable one derived from its content.
+
+    The id is ``<prefix>-<first 12 hex digits of SHA-256 over the record's sorted fields>``: it
+    does not move when lines are added, removed or reordered, and two lines with the same content
+    (caught as duplicates by :func:`_check_unique`) are the only way two derived ids can meet.
+    """
+
+    def add_id(obj: dict[str, Any], index: int) -> dict[str, Any]:
+        if "id" in obj:
+            return obj
+        texts = [f"{key}={obj[key]}" for key in sorted(obj)]
+        return {"id": f"{prefix}-{sha256_texts(texts)[:12]}", **obj}
+
+    return add_id
+
+
 # --------------------------------------------------------------------------------------------
 # cross-record checks
 
@@ -270,20 +299,20 @@ def _check_unique(
     seen_keys: dict[str, int] = {}
     seen_ids: dict[str, int] = {}
     for number, record in rows:
-        if record.id in seen_ids:
-            raise DataError(
-                f"{display} line {number}: id '{record.id}' is already used on line {seen_ids[record.id]}",
-                "give every line its own id",
-            )
-        seen_ids[record.id] = number
         record_key = key(record)
-        if record_key in seen_keys:
+        if record_key in seen_keys:  # checked first: two identical lines without ids share a derived id
             raise DataError(
                 f"{display} line {number}: duplicate of line {seen_keys[record_key]} ({what}, "
                 "ignoring case, spacing and punctuation)",
                 "remove or reword one of the two lines",
             )
         seen_keys[record_key] = number
+        if record.id in seen_ids:
+            raise DataError(
+                f"{display} line {number}: id '{record.id}' is already used on line {seen_ids[record.id]}",
+                "give every line its own id",
+            )
+        seen_ids[record.id] = number
 
 
 def _check_no_overlap(

@@ -101,7 +101,7 @@ def read_jsonl(
 ) -> list[tuple[int, _Model]]:
     """Parse and validate one record per non-blank line; returns ``(line number, record)``."""
     text = read_text(resource, display)
-    fix = fix or _fields_fix(model)
+    fix = fix or _fields_fix(model, derived_id=prepare is not None)
     rows: list[tuple[int, _Model]] = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -128,8 +128,13 @@ def read_jsonl(
     return rows
 
 
-def _fields_fix(model: type[BaseModel]) -> str:
-    required = [name for name, field in model.model_fields.items() if field.is_required()]
-    optional = [name for name, field in model.model_fields.items() if not field.is_required()]
+def _fields_fix(model: type[BaseModel], derived_id: bool = False) -> str:
+    """The fix listing a record's fields; ``derived_id``: ``id`` is optional (filled in by ``prepare``)."""
+
+    def optional_field(name: str) -> bool:
+        return not model.model_fields[name].is_required() or (derived_id and name == "id")
+
+    required = [name for name in model.model_fields if not optional_field(name)]
+    optional = [name for name in model.model_fields if optional_field(name)]
     fix = "each line needs a JSON object with " + ", ".join(required)
     return fix + (f" (optional: {', '.join(optional)})" if optional else "")

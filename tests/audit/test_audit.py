@@ -87,7 +87,10 @@ def test_profiles_validate_and_user_file_overrides(tmp_path):
     assert set(list_profiles()) >= {"smoke", "quick", "paper"}
     quick = build_config("quick")
     assert quick.model == "smollm2-135m" and quick.traits == "all" and quick.layers is None
-    assert set(quick.experiments) >= {"e1", "likelihood", "e4", "e6"}
+    assert set(quick.experiments) >= {"e1", "likelihood"}  # the demo: likelihood for every trait, E1/E3 by generation
+    assert len(quick.environments) == 3 and quick.plan.margin == "relative" and quick.plan.correction == "bonferroni"
+    extras = build_config("quick", Path(__file__).parents[2] / "examples" / "demo-extras.yaml")
+    assert "e6" in extras.experiments and extras.e6.traits == ["sentiment"]
     paper = build_config("paper")
     assert len(paper.alphas_rel) > 1 and len(paper.environments) == 3 and "e5" in paper.experiments
     path = tmp_path / "c.yaml"

@@ -238,3 +238,11 @@ def test_draw_decided_on_the_dz_margin_is_drawn_in_dz_units():
     d = DrawView.of(record, steers=True)  # sd = 0.8 / 0.4 = 2
     assert d.scale == "dz" and d.error_controlled and d.margin == 0.4 and d.decision == "not equivalent"
     assert (d.interval.low, d.interval.estimate, d.interval.high) == pytest.approx((0.25, 0.3, 0.35))
+
+
+def test_a_proportion_of_zero_with_its_wilson_interval_is_not_called_unstable():
+    from steerid.report.first_screen import interval_text
+    from steerid.report.records import Interval
+
+    assert interval_text(Interval(0.0, 3.469446951953614e-18, 0.0385)) == "0.00 [0.00, 0.04]"
+    assert interval_text(Interval(-22.07, -450.59, -49.71)) == "unstable, no CI"

@@ -67,9 +67,12 @@ class Interval:
 
     @property
     def coherent(self) -> bool:
-        """A two-sided interval that contains its estimate (an unstable ratio's bootstrap may not)."""
-        return (self.bounded and self.estimate is not None
-                and self.low <= self.estimate <= self.high)  # type: ignore[operator]
+        """A two-sided interval that contains its estimate (an unstable ratio's bootstrap may not), up to
+        rounding: a Wilson interval of a proportion 0 has a lower end of ≈ 1e-18, not 0."""
+        if not (self.bounded and self.estimate is not None):
+            return False
+        slack = 1e-9 * max(1.0, abs(self.low), abs(self.high))  # type: ignore[arg-type]
+        return self.low - slack <= self.estimate <= self.high + slack  # type: ignore[operator]
 
     def shifted(self, by: float) -> Interval:
         def s(x: float | None) -> float | None:

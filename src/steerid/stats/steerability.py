@@ -99,7 +99,8 @@ def sign_agreement(a: np.ndarray, b: np.ndarray) -> dict[str, Any]:
     from statsmodels.stats.inter_rater import cohens_kappa  # deferred: statsmodels import is slow
 
     table = np.array([[np.sum(a & b), np.sum(a & ~b)], [np.sum(~a & b), np.sum(~a & ~b)]], dtype=float)
-    res = cohens_kappa(table)
+    with np.errstate(invalid="ignore"):  # a negative variance estimate (tiny tables) gives a NaN s.e.: stored as null
+        res = cohens_kappa(table)
 
     def finite(x: float) -> float | None:
         return float(x) if math.isfinite(float(x)) else None

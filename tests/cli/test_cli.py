@@ -4,16 +4,11 @@ import json
 
 import pytest
 
+from _cli_main import run_ok as _run
 from steerid.cli import main
 from steerid.vector import SteeringVector
 
 
-def _run(argv, capsys):
-    try:
-        main(argv)
-    except SystemExit as exc:
-        assert exc.code in (0, None), capsys.readouterr().err
-    return capsys.readouterr()
 
 
 def test_traits_lists_every_builtin_trait_with_counts(capsys):

@@ -5,15 +5,10 @@ import re
 
 import pytest
 
+from _cli_main import run_ok as _run
 from steerid.cli import main
 
 
-def _run(argv, capsys):
-    try:
-        main(argv)
-    except SystemExit as exc:
-        assert exc.code in (0, None), capsys.readouterr().err
-    return capsys.readouterr()
 
 
 def test_steer_with_a_kl_budget_reports_alpha_and_kl_per_sign(tmp_path, capsys):
